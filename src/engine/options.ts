@@ -1,0 +1,81 @@
+/**
+ * Tree options, their defaults, and every named limit of the engine. Each limit carries a
+ * one-line reason (TigerStyle: put a limit on everything).
+ */
+import { StrataError, ErrorCode } from './errors.js'
+import type { MergeOperator } from './merge/merge-operator.js'
+import type { Vfs } from './vfs/vfs.js'
+
+/** Keys are 1..65,535 bytes: every format stores key lengths that fit a u16. */
+export { KEY_BYTES_MAX } from './base/internal-key.js'
+/** Values up to 256 MiB: a value must fit one block and one WAL record in memory. */
+export const VALUE_BYTES_MAX = 256 * 1024 * 1024
+/** Ops per WriteBatch: bounds a WAL record and the memory one commit pins. */
+export const BATCH_OPS_MAX = 1_000_000
+/** Levels 0..6, as in LevelDB and RocksDB; major compaction writes to the last one. */
+export const LEVEL_COUNT = 7
+/** A block's uncompressed size is bounded so a corrupt length cannot make us allocate GBs. */
+export const BLOCK_RAW_BYTES_MAX = 512 * 1024 * 1024
+/** Manifest is rewritten as a fresh snapshot once it grows past this. */
+export const MANIFEST_ROLLOVER_BYTES = 4 * 1024 * 1024
+
+export type SyncPolicy = 'always' | 'none'
+export type CompressionName = 'none' | 'zstd'
+
+export interface TreeOptions {
+  /** File system seam; defaults to the node implementation. */
+  vfs?: Vfs
+  /** 'always' (default): a write resolves once fsynced. 'none': once handed to the OS. */
+  sync?: SyncPolicy
+  /** Merge operator: a built-in name ('counter', 'append', 'max') or an implementation. */
+  mergeOperator?: string | MergeOperator
+  /** Block compression for new tables. */
+  compression?: CompressionName
+  /** zstd level, 1..19. */
+  zstdLevel?: number
+  /** The active memtable rotates to an immutable one past this many bytes. */
+  memtableBytes?: number
+  /** Uncompressed data block target. */
+  blockBytes?: number
+  /** Table files are cut past this size in compaction output. */
+  tableBytes?: number
+  /** Bloom filter bits per key; 0 disables filters. */
+  filterBitsPerKey?: number
+  /** Byte budget of the block cache. */
+  blockCacheBytes?: number
+  /** Create the tree if it does not exist (default true). */
+  createIfMissing?: boolean
+}
+
+export interface ResolvedOptions {
+  vfs: Vfs
+  sync: SyncPolicy
+  mergeOperator: MergeOperator | undefined
+  compression: CompressionName
+  zstdLevel: number
+  memtableBytes: number
+  blockBytes: number
+  tableBytes: number
+  filterBitsPerKey: number
+  blockCacheBytes: number
+  createIfMissing: boolean
+}
+
+export const DEFAULTS = {
+  sync: 'always',
+  compression: 'none',
+  zstdLevel: 3,
+  memtableBytes: 64 * 1024 * 1024,
+  blockBytes: 4096,
+  tableBytes: 64 * 1024 * 1024,
+  filterBitsPerKey: 10,
+  blockCacheBytes: 64 * 1024 * 1024,
+  createIfMissing: true,
+} as const
+
+export function checkRange(name: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new StrataError(ErrorCode.INVALID_ARGUMENT, `option ${name} must be an integer in [${min}, ${max}]`)
+  }
+  return value
+}
