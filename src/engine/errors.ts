@@ -32,6 +32,8 @@ export const ErrorCode = {
   UNSUPPORTED: 'UNSUPPORTED',
   /** The encryption key does not open the tree's files. */
   WRONG_KEY: 'WRONG_KEY',
+  /** A read asked for a seqno whose history compaction has dropped (pin it with a snapshot). */
+  SEQNO_UNAVAILABLE: 'SEQNO_UNAVAILABLE',
   /** A replication delta was asked for a version that is no longer in the edit history. */
   VERSION_GONE: 'VERSION_GONE',
 } as const

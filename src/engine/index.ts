@@ -1,0 +1,19 @@
+/**
+ * Strata's engine: the only public door (STYLE rule 2). Nothing outside src/engine imports any
+ * other engine file.
+ */
+export { Tree } from './tree.js'
+export type { ReadOptions, IteratorOptions } from './tree.js'
+export type { TreeIterator, Entry } from './iterator/user-iterator.js'
+export type { WriteBatch, KeyInput } from './write-batch.js'
+export type { Snapshot } from './snapshots.js'
+export type { TreeStats, LevelStats } from './tree-stats.js'
+export type { TreeOptions, SyncPolicy, CompressionName } from './options.js'
+export { KEY_BYTES_MAX, VALUE_BYTES_MAX } from './options.js'
+export { StrataError, ErrorCode, isStrataError, isCorruption } from './errors.js'
+export type { MergeOperator, ValueMerger } from './merge/merge-operator.js'
+export { counterOperator, appendOperator, maxOperator, builtinMergeOperators } from './merge/builtins.js'
+export type { Vfs, ReadableFile, WritableFile, FileLock, FileStat } from './vfs/vfs.js'
+export { NodeVfs, nodeVfs } from './vfs/node-vfs.js'
+export { MemVfs } from './vfs/mem-vfs.js'
+export { FaultVfs } from './vfs/fault-vfs.js'

@@ -1,0 +1,92 @@
+/**
+ * tree.stats(): a plain, JSON-serialisable picture of a tree's state.
+ */
+import type { ResolvedOptions } from './options.js'
+import { LEVEL_COUNT } from './options.js'
+import type { ReadView } from './read-view.js'
+import type { StrataError } from './errors.js'
+
+export interface LevelStats {
+  level: number
+  tables: number
+  bytes: number
+}
+
+export interface TreeStats {
+  treeId: string
+  seqno: number
+  versionId: number
+  levels: LevelStats[]
+  tables: number
+  blobFiles: number
+  diskBytes: number
+  memtableBytes: number
+  immutableMemtables: number
+  snapshots: number
+  openTables: number
+  cache: { capacityBytes: number; usedBytes: number; hits: number; misses: number; evictions: number }
+  flushes: number
+  compactions: number
+  bytesFlushed: number
+  bytesCompacted: number
+  droppedWalTailBytes: number
+  backgroundError: { code: string; message: string } | null
+  options: { sync: string; compression: string; mergeOperator: string | null; memtableBytes: number; blockBytes: number; tableBytes: number; filterBitsPerKey: number; blockCacheBytes: number }
+}
+
+export interface StatsInput {
+  treeId: string
+  seqno: number
+  versionId: number
+  view: ReadView
+  snapshots: number
+  openTables: number
+  blockCache: TreeStats['cache']
+  counters: { flushes: number; compactions: number; bytesFlushed: number; bytesCompacted: number; droppedTailBytes: number }
+  backgroundError: StrataError | undefined
+  options: ResolvedOptions
+}
+
+export function buildStats(input: StatsInput): TreeStats {
+  const levels: LevelStats[] = []
+  let tables = 0
+  let diskBytes = 0
+  for (let level = 0; level < LEVEL_COUNT; level++) {
+    const files = input.view.version.levels[level] ?? []
+    const bytes = files.reduce((n, t) => n + t.sizeBytes, 0)
+    levels.push({ level, tables: files.length, bytes })
+    tables += files.length
+    diskBytes += bytes
+  }
+  const o = input.options
+  return {
+    treeId: input.treeId,
+    seqno: input.seqno,
+    versionId: input.versionId,
+    levels,
+    tables,
+    blobFiles: 0,
+    diskBytes,
+    memtableBytes: input.view.active.approximateBytes + input.view.immutables.reduce((n, m) => n + m.approximateBytes, 0),
+    immutableMemtables: input.view.immutables.length,
+    snapshots: input.snapshots,
+    openTables: input.openTables,
+    cache: input.blockCache,
+    flushes: input.counters.flushes,
+    compactions: input.counters.compactions,
+    bytesFlushed: input.counters.bytesFlushed,
+    bytesCompacted: input.counters.bytesCompacted,
+    droppedWalTailBytes: input.counters.droppedTailBytes,
+    backgroundError: input.backgroundError ? { code: input.backgroundError.code, message: input.backgroundError.message } : null,
+    options: {
+      sync: o.sync,
+      compression: o.compression,
+      mergeOperator: o.mergeOperator?.name ?? null,
+      memtableBytes: o.memtableBytes,
+      blockBytes: o.blockBytes,
+      tableBytes: o.tableBytes,
+      filterBitsPerKey: o.filterBitsPerKey,
+      blockCacheBytes: o.blockCacheBytes,
+    },
+  }
+}
