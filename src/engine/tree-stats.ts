@@ -30,6 +30,8 @@ export interface TreeStats {
   bytesFlushed: number
   bytesCompacted: number
   droppedWalTailBytes: number
+  /** Obsolete files that could not be removed (they are retried at the next open). */
+  cleanupErrors: number
   backgroundError: { code: string; message: string } | null
   options: { sync: string; compression: string; mergeOperator: string | null; memtableBytes: number; blockBytes: number; tableBytes: number; filterBitsPerKey: number; blockCacheBytes: number }
 }
@@ -42,7 +44,7 @@ export interface StatsInput {
   snapshots: number
   openTables: number
   blockCache: TreeStats['cache']
-  counters: { flushes: number; compactions: number; bytesFlushed: number; bytesCompacted: number; droppedTailBytes: number }
+  counters: { flushes: number; compactions: number; bytesFlushed: number; bytesCompacted: number; droppedTailBytes: number; cleanupErrors: number }
   backgroundError: StrataError | undefined
   options: ResolvedOptions
 }
@@ -77,6 +79,7 @@ export function buildStats(input: StatsInput): TreeStats {
     bytesFlushed: input.counters.bytesFlushed,
     bytesCompacted: input.counters.bytesCompacted,
     droppedWalTailBytes: input.counters.droppedTailBytes,
+    cleanupErrors: input.counters.cleanupErrors,
     backgroundError: input.backgroundError ? { code: input.backgroundError.code, message: input.backgroundError.message } : null,
     options: {
       sync: o.sync,

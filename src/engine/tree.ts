@@ -37,7 +37,7 @@ import { SnapshotList, closedError, type Snapshot } from './snapshots.js'
 import type { Version } from './version/version.js'
 import type { VersionEdit } from './version/version-edit.js'
 import type { VersionSet } from './version/version-set.js'
-import type { FileLock, Vfs } from './vfs/vfs.js'
+import type { FileLock } from './vfs/vfs.js'
 import { nodeVfs } from './vfs/node-vfs.js'
 import type { BatchOp } from './wal/batch-record.js'
 import { CommitPipeline, type CommitHost } from './wal/commit-pipeline.js'
@@ -96,7 +96,7 @@ export class Tree {
   private flushChain: Promise<void> = Promise.resolve()
   private compactChain: Promise<void> = Promise.resolve()
   private readonly pendingDeletes = new Set<Promise<void>>()
-  private readonly counters = { flushes: 0, compactions: 0, bytesFlushed: 0, bytesCompacted: 0, droppedTailBytes: 0 }
+  private readonly counters = { flushes: 0, compactions: 0, bytesFlushed: 0, bytesCompacted: 0, droppedTailBytes: 0, cleanupErrors: 0 }
 
   private constructor(
     readonly path: string,
@@ -232,7 +232,7 @@ export class Tree {
       if (files.length === 0) continue
       const open: OpenTable[] = files.map((f) => this.tables.get(f.id))
       for (const t of open) tombstones.push(...t.reader.rangeTombstones)
-      sources.push(new LevelIterator(files, (i) => open[i]!.reader.newIterator()))
+      sources.push(new LevelIterator(files, (i: number) => open[i]!.reader.newIterator()))
     }
     let released = false
     return new TreeIterator({
@@ -436,11 +436,9 @@ export class Tree {
       await this.options.vfs.remove(`${this.path}/${name}`)
     } catch (error) {
       // An obsolete file left behind is removed at the next open; it never affects data.
-      if (!(error instanceof StrataError && error.code === ErrorCode.NOT_FOUND)) this.lastCleanupError = error
+      if (!(error instanceof StrataError && error.code === ErrorCode.NOT_FOUND)) this.counters.cleanupErrors++
     }
   }
-
-  private lastCleanupError: unknown = undefined
 
   // ---- state ----
 

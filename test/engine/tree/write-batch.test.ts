@@ -1,0 +1,101 @@
+// WriteBatch coalescing: a batch's ops share one seqno, so the builder must produce exactly
+// the state that applying the ops one by one would give.
+import t from 'tap'
+import { KeyKind } from '../../../src/engine/base/internal-key.js'
+import { appendOperator, counterOperator } from '../../../src/engine/merge/builtins.js'
+import { BatchBuilder } from '../../../src/engine/write-batch.js'
+
+const b = (s: string) => Buffer.from(s)
+const i64 = (n: bigint) => {
+  const out = Buffer.alloc(8)
+  out.writeBigInt64LE(n)
+  return out
+}
+function summary(builder: BatchBuilder) {
+  return builder.ops().map((op) => `${op.kind}:${op.key.toString()}=${op.value.toString('hex')}`)
+}
+
+t.test('later point ops of a key replace earlier ones', async (t) => {
+  const x = new BatchBuilder(undefined)
+  x.put('a', '1')
+  x.put('a', '2')
+  x.delete('b')
+  x.put('b', '3')
+  t.same(summary(x), [`${KeyKind.Put}:a=${b('2').toString('hex')}`, `${KeyKind.Put}:b=${b('3').toString('hex')}`])
+  t.equal(x.size, 4)
+})
+
+t.test('merge after put folds into a put; merge after merge combines', async (t) => {
+  const x = new BatchBuilder(counterOperator)
+  x.put('k', i64(10n))
+  x.merge('k', i64(5n))
+  x.merge('m', i64(2n))
+  x.merge('m', i64(3n))
+  x.delete('d')
+  x.merge('d', i64(7n))
+  const ops = x.ops()
+  const k = ops.find((o) => o.key.equals(b('k')))!
+  t.equal(k.kind, KeyKind.Put)
+  t.equal(k.value.readBigInt64LE(), 15n)
+  const m = ops.find((o) => o.key.equals(b('m')))!
+  t.equal(m.kind, KeyKind.Merge)
+  t.equal(m.value.readBigInt64LE(), 5n)
+  const d = ops.find((o) => o.key.equals(b('d')))!
+  t.equal(d.kind, KeyKind.Put, 'merge after delete is a put with no base')
+  t.equal(d.value.readBigInt64LE(), 7n)
+})
+
+t.test('append keeps operand order across the coalescing', async (t) => {
+  const x = new BatchBuilder(appendOperator)
+  x.merge('k', 'a')
+  x.merge('k', 'b')
+  x.put('p', 'x')
+  x.merge('p', 'y')
+  const ops = x.ops()
+  t.equal(ops.find((o) => o.key.equals(b('k')))!.value.toString(), 'ab')
+  t.equal(ops.find((o) => o.key.equals(b('p')))!.value.toString(), 'xy')
+})
+
+t.test('deleteRange removes the earlier point ops it covers, not later ones', async (t) => {
+  const x = new BatchBuilder(undefined)
+  x.put('a', '1')
+  x.put('c', '2')
+  x.put('e', '3')
+  x.deleteRange('b', 'e')
+  x.put('d', '4')
+  const ops = x.ops()
+  t.same(ops.map((o) => [o.kind, o.key.toString()]), [
+    [KeyKind.RangeDelete, 'b'],
+    [KeyKind.Put, 'a'],
+    [KeyKind.Put, 'e'],
+    [KeyKind.Put, 'd'],
+  ])
+  t.equal(ops[0]!.value.toString(), 'e', 'range end')
+})
+
+t.test('validation', async (t) => {
+  const x = new BatchBuilder(undefined)
+  t.throws(() => x.put('', 'v'), { code: 'INVALID_ARGUMENT' })
+  t.throws(() => x.put(Buffer.alloc(65_536), 'v'), { code: 'INVALID_ARGUMENT' })
+  t.throws(() => x.put(5 as unknown as string, 'v'), { code: 'INVALID_ARGUMENT' })
+  t.throws(() => x.merge('k', 'v'), { code: 'NO_MERGE_OPERATOR' })
+  t.throws(() => x.deleteRange('b', 'a'), { code: 'INVALID_ARGUMENT' })
+  const c = new BatchBuilder(counterOperator)
+  t.throws(() => c.merge('k', 'short'), { code: 'INVALID_OPERAND' })
+  x.deleteRange('a', 'a')
+  t.same(x.ops(), [], 'an empty range is a no-op')
+  x.put(Buffer.alloc(65_535, 1), '')
+  t.equal(x.ops().length, 1, 'a 65,535-byte key is fine')
+})
+
+t.test('keys and values are copied', async (t) => {
+  const key = Buffer.from('key')
+  const value = Buffer.from('value')
+  const x = new BatchBuilder(undefined)
+  x.put(key, value)
+  key.fill(0)
+  value.fill(0)
+  const op = x.ops()[0]!
+  t.equal(op.key.toString(), 'key')
+  t.equal(op.value.toString(), 'value')
+})
