@@ -4,9 +4,10 @@
  * Candidates, all keyed by (user key Buffer, seqno) in internal order (user key ascending
  * bytewise, seqno descending) and holding (kind, value). All use the same key comparison
  * (compareUserKeys from skiplist.ts), so the structures are compared, not the comparators:
- *   skiplist      src/engine/memtable/skiplist.ts (the real one: towers of forward links,
- *                 height <= 12, p = 1/4, backward link on level 0)
- *   btree         a hand-written B+tree below (leaves of parallel arrays, linked leaves)
+ *   skiplist      hand-written below: towers of forward links, height <= 12, p = 1/4, a
+ *                 backward link on level 0 (leveldb db/skiplist.h)
+ *   btree         the winner, src/engine/memtable/btree.ts (B+tree, 64-entry leaves of
+ *                 parallel arrays, linked leaves), measured through its cursor
  *   sorted-array  binary search + splice: the naive baseline (quadratic inserts)
  *
  * Workloads, per candidate, each in a fresh child process (so heap state does not leak from
@@ -19,12 +20,12 @@
  *   npx tsc --outDir /tmp/strata-bench --rootDir . --module NodeNext \
  *     --moduleResolution NodeNext --target ES2022 --strict --skipLibCheck \
  *     bench/memtable-structures.ts
- *   node --expose-gc /tmp/strata-bench/bench/memtable-structures.js [entries] [runs]
+ *   node --expose-gc /tmp/strata-bench/bench/memtable-structures.js [entries] [runs] [names...]
  * Results and the decision: docs/memtable.md.
  */
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { SkipList, compareUserKeys } from '../src/engine/memtable/skiplist.js'
+import { BTree, compareUserKeys } from '../src/engine/memtable/btree.js'
 import { KeyKind, MAX_SEQNO } from '../src/engine/base/internal-key.js'
 
 interface Candidate {
@@ -41,139 +42,96 @@ function compareEntry(aKey: Buffer, aSeqno: number, bKey: Buffer, bSeqno: number
   return aSeqno === bSeqno ? 0 : aSeqno > bSeqno ? -1 : 1
 }
 
-class SkipListCandidate implements Candidate {
-  readonly list = new SkipList()
-  insert(key: Buffer, seqno: number, kind: KeyKind, value: Buffer): void {
-    this.list.insert(key, seqno, kind, value)
+/** 4^12 = 16.7 M entries before towers stop growing (leveldb kMaxHeight). */
+const SKIPLIST_HEIGHT_MAX = 12
+
+class SkipNode {
+  /** Forward links, exact length (push() would reserve 17 slots and triple the node). */
+  readonly next: (SkipNode | null)[]
+  prev: SkipNode | null = null
+  constructor(readonly key: Buffer, readonly seqno: number, readonly kind: KeyKind,
+    readonly value: Buffer, height: number) {
+    this.next = height === 1 ? [null] : new Array<SkipNode | null>(height).fill(null)
   }
+}
+
+/** Towers of forward links, p = 1/4, plus a level-0 backward link (leveldb db/skiplist.h). */
+class SkipListCandidate implements Candidate {
+  readonly head = new SkipNode(Buffer.alloc(0), 0, KeyKind.Put, Buffer.alloc(0), SKIPLIST_HEIGHT_MAX)
+  readonly predecessors: SkipNode[] = new Array<SkipNode>(SKIPLIST_HEIGHT_MAX).fill(this.head)
+  height = 1
+  random = 0x2545f491
+
+  /** First node >= target; records the last node < target per level when asked. */
+  descend(key: Buffer, seqno: number, record: boolean): SkipNode | null {
+    let node = this.head
+    let bound: SkipNode | null = null
+    for (let level = this.height - 1; level >= 0; level--) {
+      for (;;) {
+        const next = node.next[level] as SkipNode | null
+        if (next === null || next === bound || compareEntry(next.key, next.seqno, key, seqno) >= 0) {
+          bound = next
+          break
+        }
+        node = next
+      }
+      if (record) this.predecessors[level] = node
+    }
+    return bound
+  }
+
+  insert(key: Buffer, seqno: number, kind: KeyKind, value: Buffer): void {
+    const successor = this.descend(key, seqno, true)
+    let height = 1
+    for (;;) {
+      this.random ^= this.random << 13
+      this.random ^= this.random >>> 17
+      this.random ^= this.random << 5
+      if (height >= SKIPLIST_HEIGHT_MAX || (this.random & 3) !== 0) break
+      height++
+    }
+    for (; this.height < height; this.height++) this.predecessors[this.height] = this.head
+    const node = new SkipNode(key, seqno, kind, value, height)
+    for (let level = 0; level < height; level++) {
+      const predecessor = this.predecessors[level] as SkipNode
+      node.next[level] = predecessor.next[level] as SkipNode | null
+      predecessor.next[level] = node
+    }
+    const before = this.predecessors[0] as SkipNode
+    node.prev = before === this.head ? null : before
+    if (successor !== null) successor.prev = node
+  }
+
   get(key: Buffer, readSeqno: number): Buffer | undefined {
-    const node = this.list.seekGE(key, readSeqno)
+    const node = this.descend(key, readSeqno, false)
     return node !== null && compareUserKeys(node.key, key) === 0 ? node.value : undefined
   }
+
   scan(): number {
     let sum = 0
-    for (let node = this.list.first(); node !== null; node = node.next[0] as typeof node) {
+    for (let node = this.head.next[0] as SkipNode | null; node !== null; node = node.next[0] as SkipNode | null) {
       sum += node.seqno + node.value.length
     }
     return sum
   }
 }
 
-/** Leaf and inner fan-out; 64 was the best of 16/32/64/128 in a quick sweep. */
-const BTREE_FANOUT = 64
-
-class BLeaf {
-  keys: Buffer[] = []
-  seqnos: number[] = []
-  kinds: KeyKind[] = []
-  values: Buffer[] = []
-  next: BLeaf | null = null
-}
-
-/** keys[i], seqnos[i]: the smallest entry under children[i + 1]. */
-class BInner {
-  keys: Buffer[] = []
-  seqnos: number[] = []
-  children: (BLeaf | BInner)[] = []
-}
-
-interface Split { key: Buffer; seqno: number; right: BLeaf | BInner }
-
-/** First index whose entry is >= target (leaf) or > target (inner, `upper`). */
-function search(keys: Buffer[], seqnos: number[], key: Buffer, seqno: number, upper: boolean): number {
-  let low = 0
-  let high = keys.length
-  while (low < high) {
-    const mid = (low + high) >>> 1
-    const c = compareEntry(keys[mid] as Buffer, seqnos[mid] as number, key, seqno)
-    if (c < 0 || (upper && c === 0)) low = mid + 1
-    else high = mid
-  }
-  return low
-}
-
+/** The real memtable structure (src/engine/memtable/btree.ts). */
 class BTreeCandidate implements Candidate {
-  root: BLeaf | BInner = new BLeaf()
-
+  readonly tree = new BTree()
+  readonly cursor = this.tree.cursor()
   insert(key: Buffer, seqno: number, kind: KeyKind, value: Buffer): void {
-    const split = this.#insertInto(this.root, key, seqno, kind, value)
-    if (split === null) return
-    const root = new BInner()
-    root.keys.push(split.key)
-    root.seqnos.push(split.seqno)
-    root.children.push(this.root, split.right)
-    this.root = root
+    this.tree.insert(key, seqno, kind, value)
   }
-
-  #insertInto(node: BLeaf | BInner, key: Buffer, seqno: number, kind: KeyKind, value: Buffer): Split | null {
-    if (node instanceof BLeaf) {
-      const at = search(node.keys, node.seqnos, key, seqno, false)
-      node.keys.splice(at, 0, key)
-      node.seqnos.splice(at, 0, seqno)
-      node.kinds.splice(at, 0, kind)
-      node.values.splice(at, 0, value)
-      return node.keys.length > BTREE_FANOUT ? splitLeaf(node) : null
-    }
-    const at = search(node.keys, node.seqnos, key, seqno, true)
-    const split = this.#insertInto(node.children[at] as BLeaf | BInner, key, seqno, kind, value)
-    if (split === null) return null
-    node.keys.splice(at, 0, split.key)
-    node.seqnos.splice(at, 0, split.seqno)
-    node.children.splice(at + 1, 0, split.right)
-    return node.children.length > BTREE_FANOUT ? splitInner(node) : null
-  }
-
   get(key: Buffer, readSeqno: number): Buffer | undefined {
-    let node = this.root
-    while (node instanceof BInner) {
-      node = node.children[search(node.keys, node.seqnos, key, readSeqno, true)] as BLeaf | BInner
-    }
-    let leaf: BLeaf | null = node
-    let at = search(leaf.keys, leaf.seqnos, key, readSeqno, false)
-    if (at === leaf.keys.length) {
-      leaf = leaf.next
-      at = 0
-    }
-    if (leaf === null || compareUserKeys(leaf.keys[at] as Buffer, key) !== 0) return undefined
-    return leaf.values[at]
+    this.cursor.seekGE(key, readSeqno)
+    return this.cursor.valid && compareUserKeys(this.cursor.key, key) === 0 ? this.cursor.value : undefined
   }
-
   scan(): number {
-    let node = this.root
-    while (node instanceof BInner) node = node.children[0] as BLeaf | BInner
     let sum = 0
-    for (let leaf: BLeaf | null = node; leaf !== null; leaf = leaf.next) {
-      for (let i = 0; i < leaf.keys.length; i++) {
-        sum += (leaf.seqnos[i] as number) + (leaf.values[i] as Buffer).length
-      }
-    }
+    for (this.cursor.first(); this.cursor.valid; this.cursor.next()) sum += this.cursor.seqno + this.cursor.value.length
     return sum
   }
-}
-
-function splitLeaf(leaf: BLeaf): Split {
-  const half = leaf.keys.length >>> 1
-  const right = new BLeaf()
-  right.keys = leaf.keys.splice(half)
-  right.seqnos = leaf.seqnos.splice(half)
-  right.kinds = leaf.kinds.splice(half)
-  right.values = leaf.values.splice(half)
-  right.next = leaf.next
-  leaf.next = right
-  return { key: right.keys[0] as Buffer, seqno: right.seqnos[0] as number, right }
-}
-
-function splitInner(inner: BInner): Split {
-  const half = inner.keys.length >>> 1
-  const right = new BInner()
-  const key = inner.keys[half] as Buffer
-  const seqno = inner.seqnos[half] as number
-  right.keys = inner.keys.splice(half + 1)
-  right.seqnos = inner.seqnos.splice(half + 1)
-  right.children = inner.children.splice(half + 1)
-  inner.keys.length = half
-  inner.seqnos.length = half
-  return { key, seqno, right }
 }
 
 interface ArrayEntry { key: Buffer; seqno: number; kind: KeyKind; value: Buffer }
@@ -312,11 +270,11 @@ function median(values: number[]): number {
   return sorted[sorted.length >>> 1] as number
 }
 
-function runParent(entries: number, runs: number): void {
+function runParent(entries: number, runs: number, only: string[]): void {
   const self = fileURLToPath(import.meta.url)
   console.log(`| structure | entries | random insert/s | sequential insert/s | lookup/s | scan entries/s | heap B/entry |`)
   console.log(`|---|---:|---:|---:|---:|---:|---:|`)
-  for (const name of Object.keys(CANDIDATES)) {
+  for (const name of Object.keys(CANDIDATES).filter((n) => only.length === 0 || only.includes(n))) {
     // The naive baseline is quadratic: measure it at a tenth of the size.
     const size = name === 'sorted-array' ? Math.min(entries, 100_000) : entries
     const results: Result[] = []
@@ -339,5 +297,5 @@ const args = process.argv.slice(2)
 if (args[0] === '--child') {
   console.log(JSON.stringify(runChild(args[1] as string, Number(args[2]))))
 } else {
-  runParent(Number(args[0] ?? 1_000_000), Number(args[1] ?? 3))
+  runParent(Number(args[0] ?? 1_000_000), Number(args[1] ?? 3), args.slice(2))
 }

@@ -39,7 +39,8 @@ import type { VersionEdit } from './version/version-edit.js'
 import type { VersionSet } from './version/version-set.js'
 import type { FileLock } from './vfs/vfs.js'
 import { nodeVfs } from './vfs/node-vfs.js'
-import type { BatchOp } from './wal/batch-record.js'
+import { batchRecordBytes, type BatchOp } from './wal/batch-record.js'
+import { RECORD_BYTES_MAX } from './wal/format.js'
 import { CommitPipeline, type CommitHost } from './wal/commit-pipeline.js'
 import { LogWriter } from './wal/log-writer.js'
 import { BatchBuilder, WriteBatch, checkKey, type KeyInput } from './write-batch.js'
@@ -199,6 +200,9 @@ export class Tree {
     if (this.closed) return Promise.reject(closedError())
     if (this.backgroundError) return Promise.reject(this.readOnlyError())
     if (ops.length === 0) return this.pipeline.idle().then(() => this.visibleSeqno)
+    if (batchRecordBytes(ops) > RECORD_BYTES_MAX) {
+      return Promise.reject(invalidArgument(`a batch is at most ${RECORD_BYTES_MAX} bytes encoded`))
+    }
     return this.pipeline.commit(ops)
   }
 

@@ -64,6 +64,18 @@ export const HeaderFlag = {
 /** Bits this build can read (none are set by v1 writers). */
 const HEADER_FLAGS_KNOWN = 0
 
+/**
+ * DO NOT CHANGE: on disk. First byte of the filter block payload; the rest is the filter.
+ * Filters are per table, over user keys.
+ */
+export const FilterType = {
+  /** filter/bloom.ts: bit array | k u8. */
+  Bloom: 1,
+  /** Reserved for BuRR (bumped ribbon retrieval); a reader ignores it (probes answer true). */
+  Burr: 2,
+} as const
+export type FilterType = (typeof FilterType)[keyof typeof FilterType]
+
 export interface BlockHandle {
   offset: number
   /** Payload bytes, excluding the block trailer. 0 = absent (footer only). */

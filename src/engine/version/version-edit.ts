@@ -321,7 +321,8 @@ export function decodeVersionEdit(record: Buffer, fileName: string, offset: numb
     return edit
   } catch (err) {
     if (err instanceof EditFormatError || err instanceof DecodeError) {
-      throw corruption(`bad version edit: ${err.message} (record byte ${reader.pos})`, fileName, offset)
+      const recordByte = err instanceof DecodeError ? err.offset : reader.pos
+      throw corruption(`bad version edit: ${err.message} (record byte ${recordByte})`, fileName, offset)
     }
     throw err
   }

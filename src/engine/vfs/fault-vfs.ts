@@ -64,7 +64,8 @@ const FAULT_OPS: readonly FaultOp[] = [
 
 function injectedError(op: FaultOp, errno: FaultErrno, filePath: string): StrataError {
   const file = posix.basename(filePath)
-  const cause = Object.assign(new Error(`${errno}: injected fault, ${op} '${file}'`), { code: errno, syscall: op })
+  const message = `${errno}: injected fault, ${op} '${file}'`
+  const cause = Object.assign(new Error(message), { code: errno, syscall: op })
   return new StrataError(ErrorCode.IO, `${op} ${file} failed: ${errno} (injected)`, { cause, file })
 }
 

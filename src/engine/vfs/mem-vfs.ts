@@ -68,9 +68,11 @@ type Errno = 'ENOENT' | 'EEXIST' | 'EISDIR' | 'ENOTDIR' | 'ENOTEMPTY' | 'EINVAL'
 function fsError(errno: Errno, operation: string, filePath: string): StrataError {
   const file = posix.basename(filePath)
   const cause = Object.assign(new Error(`${errno}: ${operation} '${file}'`), { code: errno, syscall: operation })
-  if (errno === 'ENOENT') return new StrataError(ErrorCode.NOT_FOUND, `${operation}: ${file} does not exist`, { cause, file })
-  if (errno === 'EEXIST') return new StrataError(ErrorCode.EXISTS, `${operation}: ${file} already exists`, { cause, file })
-  return new StrataError(ErrorCode.IO, `${operation} ${file} failed: ${errno}`, { cause, file })
+  const details = { cause, file }
+  const { EXISTS, NOT_FOUND } = ErrorCode
+  if (errno === 'ENOENT') return new StrataError(NOT_FOUND, `${operation}: ${file} does not exist`, details)
+  if (errno === 'EEXIST') return new StrataError(EXISTS, `${operation}: ${file} already exists`, details)
+  return new StrataError(ErrorCode.IO, `${operation} ${file} failed: ${errno}`, details)
 }
 
 /** Absolute, normalised path components; `[]` is the root. */
@@ -232,10 +234,12 @@ export class MemVfs implements Vfs {
     if (source.node === undefined) throw fsError('ENOENT', 'rename', from)
     const target = this.#locate(to, 'rename')
     if (source.node === target.node) return // same entry, or two links to one inode: POSIX no-op
-    if (source.node instanceof Inode && target.node instanceof Directory) throw fsError('EISDIR', 'rename', to)
+    if (source.node instanceof Inode && target.node instanceof Directory) {
+      throw fsError('EISDIR', 'rename', to)
+    }
     if (source.node instanceof Directory) {
       if (target.node instanceof Inode) throw fsError('ENOTDIR', 'rename', to)
-      if (target.node !== undefined && target.node.entries.size > 0) throw fsError('ENOTEMPTY', 'rename', to)
+      if ((target.node?.entries.size ?? 0) > 0) throw fsError('ENOTEMPTY', 'rename', to)
       const fromParts = components(from)
       const inside = components(to).slice(0, fromParts.length).join('/') === fromParts.join('/')
       if (inside) throw fsError('EINVAL', 'rename', to)
@@ -296,7 +300,9 @@ export class MemVfs implements Vfs {
         directory.entries.set(part, child)
         directory.durable.set(part, child) // durable at once: see the file comment
       }
-      if (child instanceof Inode) throw fsError(index === parts.length - 1 ? 'EEXIST' : 'ENOTDIR', 'mkdir', dirPath)
+      if (child instanceof Inode) {
+        throw fsError(index === parts.length - 1 ? 'EEXIST' : 'ENOTDIR', 'mkdir', dirPath)
+      }
       directory = child
     })
     return directory
@@ -314,7 +320,8 @@ export class MemVfs implements Vfs {
       throw new StrataError(ErrorCode.LOCKED, 'tree is locked by this process', { file: posix.basename(key) })
     }
     const { inode, location } = this.#createInode(lockPath, 'lock')
-    inode.append(Buffer.from(JSON.stringify({ pid: process.pid, host: 'memvfs', startedAt: new Date().toISOString() })))
+    const record = { pid: process.pid, host: 'memvfs', startedAt: new Date().toISOString() }
+    inode.append(Buffer.from(JSON.stringify(record)))
     this.#heldLocks.add(key)
     let released = false
     return {
@@ -322,7 +329,8 @@ export class MemVfs implements Vfs {
         if (released) return
         released = true
         this.#heldLocks.delete(key)
-        if (location.parent.entries.get(location.name) === inode) location.parent.entries.delete(location.name)
+        const { parent, name } = location
+        if (parent.entries.get(name) === inode) parent.entries.delete(name)
       },
     }
   }
@@ -364,7 +372,8 @@ export class MemVfs implements Vfs {
    *  change is not a write: it survives crashClone whenever that byte does (offset < synced). */
   flipByte(filePath: string, offset: number): void {
     const inode = this.#inode(filePath, 'flip')
-    assert(Number.isSafeInteger(offset) && offset >= 0 && offset < inode.length, 'flipByte: offset out of range')
+    assert(Number.isSafeInteger(offset) && offset >= 0, 'flipByte: offset must be a natural number')
+    assert(offset < inode.length, 'flipByte: offset past the end')
     const bytes = inode.view()
     bytes[offset] = (bytes[offset] as number) ^ 0xff
   }

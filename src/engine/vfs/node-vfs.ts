@@ -56,22 +56,11 @@ const PROCESS_START_SLACK_MS = 1_000
 function systemError(err: unknown, operation: string, filePath: string): StrataError {
   const file = path.basename(filePath)
   const code = (err as NodeJS.ErrnoException | undefined)?.code
-  if (code === 'ENOENT') {
-    return new StrataError(ErrorCode.NOT_FOUND, `${operation}: ${file} does not exist`, {
-      cause: err,
-      file,
-    })
-  }
-  if (code === 'EEXIST') {
-    return new StrataError(ErrorCode.EXISTS, `${operation}: ${file} already exists`, {
-      cause: err,
-      file,
-    })
-  }
-  return new StrataError(ErrorCode.IO, `${operation} ${file} failed: ${code ?? 'unknown error'}`, {
-    cause: err,
-    file,
-  })
+  const details = { cause: err, file }
+  const { EXISTS, NOT_FOUND } = ErrorCode
+  if (code === 'ENOENT') return new StrataError(NOT_FOUND, `${operation}: ${file} does not exist`, details)
+  if (code === 'EEXIST') return new StrataError(EXISTS, `${operation}: ${file} already exists`, details)
+  return new StrataError(ErrorCode.IO, `${operation} ${file} failed: ${code ?? 'unknown error'}`, details)
 }
 
 /** Runs an async fs call and maps its error. */
@@ -238,7 +227,9 @@ async function inspectLock(lockPath: string): Promise<LockState> {
     const ageMs = Date.now() - content.mtimeMs
     return ageMs > LOCK_GARBAGE_STALE_MS ? { kind: 'stale' } : { kind: 'held', holder: 'an unknown process' }
   }
-  if (record.host !== os.hostname()) return { kind: 'held', holder: `process ${record.pid} on host ${record.host}` }
+  if (record.host !== os.hostname()) {
+    return { kind: 'held', holder: `process ${record.pid} on host ${record.host}` }
+  }
   if (record.pid === process.pid) {
     const writtenAtMs = Date.parse(record.startedAt)
     const startedAtMs = Date.now() - process.uptime() * 1000
@@ -253,7 +244,8 @@ async function inspectLock(lockPath: string): Promise<LockState> {
 async function tryCreateLockFile(lockPath: string, record: LockRecord): Promise<boolean> {
   const suffix = `${process.pid}.${randomBytes(6).toString('hex')}`
   const tempPath = path.join(path.dirname(lockPath), `${path.basename(lockPath)}.${suffix}`)
-  await attempt('write lock', tempPath, () => fs.promises.writeFile(tempPath, JSON.stringify(record), { flag: 'wx' }))
+  const json = JSON.stringify(record)
+  await attempt('lock', lockPath, () => fs.promises.writeFile(tempPath, json, { flag: 'wx' }))
   try {
     await fs.promises.link(tempPath, lockPath)
     return true
@@ -348,7 +340,9 @@ export class NodeVfs implements Vfs {
       await fs.promises.link(existing, created)
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
-      throw systemError(err, 'link', code === 'EEXIST' ? created : existing)
+      // ENOENT is either path: name the source only if it is the one missing.
+      const sourceThere = code === 'ENOENT' && (await this.exists(existing).catch(() => false))
+      throw systemError(err, 'link', code === 'EEXIST' || sourceThere ? created : existing)
     }
   }
 
@@ -400,7 +394,8 @@ export class NodeVfs implements Vfs {
   async lock(lockPath: string): Promise<FileLock> {
     const absolutePath = path.resolve(lockPath)
     if (heldLockPaths.has(absolutePath)) {
-      throw new StrataError(ErrorCode.LOCKED, 'tree is locked by this process', { file: path.basename(lockPath) })
+      const file = path.basename(lockPath)
+      throw new StrataError(ErrorCode.LOCKED, 'tree is locked by this process', { file })
     }
     heldLockPaths.add(absolutePath) // before any await: a concurrent lock() here sees it
     const record = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString() }

@@ -28,7 +28,14 @@
  */
 import { assert } from '../base/assert.js'
 import { compareBytes } from '../base/bytes.js'
-import { ByteReader, DecodeError, putVarint, readFixed64, varintLength, writeFixed64 } from '../base/coding.js'
+import {
+  ByteReader,
+  DecodeError,
+  putVarint,
+  readFixed64,
+  varintLength,
+  writeFixed64,
+} from '../base/coding.js'
 import { KEY_BYTES_MAX, KeyKind } from '../base/internal-key.js'
 import { corruption } from '../errors.js'
 import { BATCH_OPS_MAX, VALUE_BYTES_MAX } from '../options.js'
@@ -52,18 +59,20 @@ function hasValue(kind: KeyKind): boolean {
   return kind !== KeyKind.Delete
 }
 
+/** The kinds a batch may hold: everything but BlobIndex (written only by flush/compaction). */
+function isBatchKind(kind: number): kind is KeyKind {
+  return kind === KeyKind.Put || kind === KeyKind.Delete ||
+    kind === KeyKind.Merge || kind === KeyKind.RangeDelete
+}
+
 /** Asserts one op is well formed (programmer errors: the write path validates user input). */
 function assertOp(op: BatchOp): void {
-  assert(
-    op.kind === KeyKind.Put || op.kind === KeyKind.Delete ||
-      op.kind === KeyKind.Merge || op.kind === KeyKind.RangeDelete,
-    'batch op kind must be Put, Delete, Merge or RangeDelete',
-  )
+  assert(isBatchKind(op.kind), 'batch op kind must be Put, Delete, Merge or RangeDelete')
   assert(op.key.length >= 1 && op.key.length <= KEY_BYTES_MAX, 'batch op key length out of range')
   assert(op.value.length <= VALUE_BYTES_MAX, 'batch op value longer than VALUE_BYTES_MAX')
   if (op.kind === KeyKind.Delete) assert(op.value.length === 0, 'a Delete carries no value')
   if (op.kind === KeyKind.RangeDelete) {
-    assert(op.value.length >= 1 && op.value.length <= KEY_BYTES_MAX, 'range end length out of range')
+    assert(op.value.length >= 1 && op.value.length <= KEY_BYTES_MAX, 'range end length')
     assert(compareBytes(op.key, op.value) < 0, 'a RangeDelete needs start < end')
   }
 }
@@ -122,7 +131,9 @@ export function decodeBatchRecord(
   assert(Buffer.isBuffer(record), 'record must be a Buffer')
   assert(Number.isSafeInteger(offset) && offset >= 0, 'record offset out of range')
   const fail = (message: string) => corruption(`batch record: ${message}`, fileName, offset)
-  if (record.length < BATCH_HEADER_BYTES) throw fail(`${record.length} bytes, shorter than its header`)
+  if (record.length < BATCH_HEADER_BYTES) {
+    throw fail(`${record.length} bytes, shorter than its header`)
+  }
   let seqno: number
   try {
     seqno = readFixed64(record, 0)
@@ -140,7 +151,7 @@ export function decodeBatchRecord(
   try {
     for (let i = 0; i < count; i++) ops.push(decodeOp(reader, i, fail))
   } catch (err) {
-    if (err instanceof DecodeError) throw fail(`truncated at byte ${err.offset} (${err.message})`)
+    if (err instanceof DecodeError) throw fail(`malformed at byte ${err.offset}: ${err.message}`)
     throw err
   }
   if (!reader.done) throw fail(`${reader.remaining} trailing bytes after ${count} ops`)
@@ -152,11 +163,11 @@ export function decodeBatchRecord(
 function decodeOp(reader: ByteReader, index: number, fail: (message: string) => Error): BatchOp {
   const start = reader.pos
   const kind = reader.u8()
-  if (kind !== KeyKind.Put && kind !== KeyKind.Delete && kind !== KeyKind.Merge && kind !== KeyKind.RangeDelete) {
-    throw fail(`op ${index} at byte ${start} has invalid kind ${kind}`)
-  }
+  if (!isBatchKind(kind)) throw fail(`op ${index} at byte ${start} has invalid kind ${kind}`)
   const keyBytes = reader.varint()
-  if (keyBytes < 1 || keyBytes > KEY_BYTES_MAX) throw fail(`op ${index} key length ${keyBytes} out of range`)
+  if (keyBytes < 1 || keyBytes > KEY_BYTES_MAX) {
+    throw fail(`op ${index} key length ${keyBytes} out of range`)
+  }
   const key = reader.bytes(keyBytes)
   if (kind === KeyKind.Delete) return { kind, key, value: EMPTY }
   const valueBytes = reader.varint()

@@ -63,11 +63,9 @@ assert(BLOCK_BYTES % 4096 === 0, 'blocks align with pages')
 
 /** crc32c of every one-byte type, precomputed: a chunk's crc extends it over the payload. The
  *  reader also checksums chunks of unknown type, to tell corruption from a torn write. */
-const TYPE_CRCS: readonly number[] = Array.from({ length: 256 }, (_, type) => crc32c(Uint8Array.of(type)))
-
-export function isChunkType(value: number): boolean {
-  return Number.isInteger(value) && value >= ChunkType.Full && value <= CHUNK_TYPE_MAX
-}
+const TYPE_CRCS: readonly number[] = Array.from({ length: 256 }, (_, type) =>
+  crc32c(Uint8Array.of(type)),
+)
 
 /** The masked crc stored in a chunk header: over `type || data[start, end)`; `type` is any
  *  byte value (the reader checks chunks of unknown type too). */

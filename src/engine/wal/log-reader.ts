@@ -103,7 +103,9 @@ export function readLogRecords(data: Buffer, fileName: string): LogReadResult {
         openParts = [data.subarray(payloadStart, end)]
       }
     } else {
-      if (openStart < 0) throw corruption(`${chunkName(type)} chunk without a FIRST`, fileName, position)
+      if (openStart < 0) {
+        throw corruption(`${chunkName(type)} chunk without a FIRST`, fileName, position)
+      }
       openParts.push(data.subarray(payloadStart, end))
       if (type === ChunkType.Last) {
         records.push(Buffer.concat(openParts))
@@ -132,7 +134,8 @@ function inspectChunk(data: Buffer, position: number): Verdict {
   if (HEADER_BYTES + length > blockRemainingBytes(position)) return Verdict.LengthPastBlock
   if (end > data.length) return Verdict.TruncatedPayload
   const stored = data.readUInt32LE(position)
-  if (stored !== chunkChecksum(type, data, position + HEADER_BYTES, end)) return Verdict.ChecksumMismatch
+  const computed = chunkChecksum(type, data, position + HEADER_BYTES, end)
+  if (stored !== computed) return Verdict.ChecksumMismatch
   return type > CHUNK_TYPE_MAX ? Verdict.UnknownType : Verdict.Ok
 }
 
@@ -144,7 +147,8 @@ function checkTornTail(data: Buffer, position: number, verdict: Verdict, fileNam
   assert(verdict !== Verdict.Ok, 'only damaged chunks are classified')
   const what = VERDICT_MESSAGES[verdict]
   if (verdict === Verdict.UnknownType) {
-    throw corruption(`${what} ${data[position + 6] as number} with a valid checksum`, fileName, position)
+    const type = data[position + 6] as number
+    throw corruption(`${what} ${type} with a valid checksum`, fileName, position)
   }
   let resumeAt = position + 1
   if (verdict === Verdict.ChecksumMismatch || verdict === Verdict.TruncatedPayload) {

@@ -56,6 +56,7 @@ export function frameRecords(records: readonly Uint8Array[], fileOffset: number)
 function frameRecord(out: Buffer, base: number, position: number, record: Uint8Array): number {
   assert(record.length <= RECORD_BYTES_MAX, 'record longer than RECORD_BYTES_MAX')
   let done = 0
+  let isFirst = true
   do {
     const remaining = blockRemainingBytes(position)
     if (remaining < HEADER_BYTES) {
@@ -64,7 +65,6 @@ function frameRecord(out: Buffer, base: number, position: number, record: Uint8A
     }
     const available = blockRemainingBytes(position) - HEADER_BYTES
     const fragment = Math.min(record.length - done, available)
-    const isFirst = done === 0
     const isLast = done + fragment === record.length
     const type = chunkTypeOf(isFirst, isLast)
     const at = position - base
@@ -75,6 +75,7 @@ function frameRecord(out: Buffer, base: number, position: number, record: Uint8A
     out.set(record.subarray(done, done + fragment), at + HEADER_BYTES)
     position += HEADER_BYTES + fragment
     done += fragment
+    isFirst = false
     assert(Math.floor((position - 1) / BLOCK_BYTES) === chunkBlock, 'chunk crosses a block')
   } while (done < record.length)
   assert(done === record.length, 'record not fully framed')
@@ -157,10 +158,8 @@ export class LogWriter {
   private checkUsable(): void {
     assert(!this.closed, 'LogWriter used after close()')
     if (this.failure !== undefined) {
-      throw new StrataError(ErrorCode.IO, `log ${this.fileName} failed earlier; it takes no more writes`, {
-        cause: this.failure,
-        file: this.fileName,
-      })
+      const message = `log ${this.fileName} failed earlier; it takes no more writes`
+      throw new StrataError(ErrorCode.IO, message, { cause: this.failure, file: this.fileName })
     }
   }
 }

@@ -1,0 +1,110 @@
+/**
+ * Memtable: the in-memory write buffer (leveldb db/memtable.cc). Point entries live in a
+ * B+tree in internal order (btree.ts); range tombstones are kept apart, as added, and
+ * fragmented lazily for lookups (pebble keeps them in a separate skiplist).
+ *
+ * Invariants:
+ * - Written by one writer (the commit pipeline); read by any number of iterators on the same
+ *   thread, which may stay open while adds happen between their calls. An open iterator keeps
+ *   its entry and always walks in internal order; a step sees entries added ahead of it in
+ *   its direction of travel (see btree.ts). Readers filter by their read seqno, so entries
+ *   newer than a reader's snapshot are skipped above this layer.
+ * - (user key, seqno) pairs of point entries are unique; seqnos are >= 1.
+ * - Buffers are kept as given, never copied: the write path hands over owned copies.
+ * - Nothing is ever removed: a memtable only grows until it is frozen and flushed.
+ */
+import { assert } from '../base/assert.js'
+import { KeyKind, KEY_BYTES_MAX, MAX_SEQNO } from '../base/internal-key.js'
+import type { InternalIterator, RangeTombstone } from '../iterator/internal-iterator.js'
+import { FragmentedTombstones } from '../iterator/range-tombstones.js'
+import { BTree, compareUserKeys } from './btree.js'
+
+/**
+ * Heap bytes an entry costs beyond its key and value bytes: ~54 B of B+tree slots plus two
+ * Buffer objects of ~100 B each (measured by bench/memtable-structures.ts and docs/memtable.md),
+ * rounded up so that memtableBytes bounds the real heap, not just the payload.
+ */
+export const ENTRY_OVERHEAD_BYTES = 256
+
+export class Memtable {
+  readonly #tree = new BTree()
+  readonly #tombstones: RangeTombstone[] = []
+  /** Fragments of #tombstones; undefined when a tombstone was added since the last build. */
+  #fragmented: FragmentedTombstones | undefined = undefined
+  #approximateBytes = 0
+  #smallestSeqno = 0
+  #largestSeqno = 0
+
+  /** Adds a Put, Delete or Merge. Requires: (userKey, seqno) not added before. */
+  add(userKey: Buffer, seqno: number, kind: KeyKind, value: Buffer): void {
+    assert(kind === KeyKind.Put || kind === KeyKind.Delete || kind === KeyKind.Merge, 'point kind')
+    assert(userKey.length >= 1, 'keys are at least one byte')
+    assert(userKey.length <= KEY_BYTES_MAX, 'key longer than KEY_BYTES_MAX')
+    this.#noteSeqno(seqno)
+    this.#tree.insert(userKey, seqno, kind, value)
+    this.#approximateBytes += userKey.length + value.length + ENTRY_OVERHEAD_BYTES
+  }
+
+  /** Adds a tombstone deleting every entry in [start, end) with seqno < `seqno`. */
+  addRangeTombstone(start: Buffer, end: Buffer, seqno: number): void {
+    assert(compareUserKeys(start, end) < 0, 'range tombstone needs start < end')
+    assert(end.length <= KEY_BYTES_MAX, 'tombstone end longer than KEY_BYTES_MAX')
+    this.#noteSeqno(seqno)
+    this.#tombstones.push({ start, end, seqno })
+    this.#fragmented = undefined
+    this.#approximateBytes += start.length + end.length + ENTRY_OVERHEAD_BYTES
+  }
+
+  /** Keys + values + ENTRY_OVERHEAD_BYTES per point entry and per range tombstone. */
+  get approximateBytes(): number {
+    return this.#approximateBytes
+  }
+
+  /** Point entries plus range tombstones. */
+  get entryCount(): number {
+    return this.#tree.count + this.#tombstones.length
+  }
+
+  get isEmpty(): boolean {
+    return this.entryCount === 0
+  }
+
+  /** Smallest seqno of anything added; 0 when empty. */
+  get smallestSeqno(): number {
+    return this.#smallestSeqno
+  }
+
+  /** Largest seqno of anything added; 0 when empty. */
+  get largestSeqno(): number {
+    return this.#largestSeqno
+  }
+
+  /** Point entries only, in internal order; every cursor operation is supported. */
+  newIterator(): InternalIterator {
+    return this.#tree.cursor()
+  }
+
+  /** Largest seqno <= readSeqno of a range tombstone covering userKey; 0 if none. */
+  maxCoveringTombstoneSeqno(userKey: Uint8Array, readSeqno: number): number {
+    if (this.#tombstones.length === 0) return 0
+    return this.fragmentedTombstones().maxCoveringSeqno(userKey, readSeqno)
+  }
+
+  /** The fragmented view of the range tombstones, rebuilt only after an add. */
+  fragmentedTombstones(): FragmentedTombstones {
+    if (this.#fragmented === undefined) this.#fragmented = FragmentedTombstones.from(this.#tombstones)
+    return this.#fragmented
+  }
+
+  /** Range tombstones in the order they were added. */
+  rangeTombstones(): readonly RangeTombstone[] {
+    return this.#tombstones
+  }
+
+  #noteSeqno(seqno: number): void {
+    assert(Number.isSafeInteger(seqno), 'seqno must be a safe integer')
+    assert(seqno >= 1 && seqno <= MAX_SEQNO, 'seqno out of range')
+    if (this.#smallestSeqno === 0 || seqno < this.#smallestSeqno) this.#smallestSeqno = seqno
+    if (seqno > this.#largestSeqno) this.#largestSeqno = seqno
+  }
+}
