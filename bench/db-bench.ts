@@ -19,7 +19,7 @@
  * Adding a workload: one entry in WORKLOADS (bench/workloads.ts).
  */
 import { execFile } from 'node:child_process'
-import { cpus, totalmem } from 'node:os'
+import { cpus, loadavg, totalmem } from 'node:os'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { EngineFactory } from './engines/types.js'
 import { BASELINE_ENGINE, formatReport, summarize, type Summary } from './report.js'
@@ -136,6 +136,7 @@ export interface BenchOutput {
 
 /** Runs the whole benchmark; `log` receives one progress line per finished run. */
 export async function runBench(config: BenchConfig, log: (line: string) => void = () => {}): Promise<BenchOutput> {
+  const loadAtStart = loadavg()[0]!
   const factories = new Map<string, EngineFactory>()
   for (const name of config.engines) factories.set(name, await ENGINE_LOADERS[name]!())
   const spec: RunSpec = { num: config.num, valueSizeBytes: config.valueSizeBytes, seed: config.seed }
@@ -153,11 +154,13 @@ export async function runBench(config: BenchConfig, log: (line: string) => void 
     }
   }
   const summaries = summarize(results)
-  return { results, summaries, lines: formatReport(header(config, factories), summaries, config.markdown) }
+  return { results, summaries, lines: formatReport(header(config, factories, loadAtStart), summaries, config.markdown) }
 }
 
-function header(config: BenchConfig, factories: Map<string, EngineFactory>): Parameters<typeof formatReport>[0] {
+function header(config: BenchConfig, factories: Map<string, EngineFactory>, loadAtStart: number): Parameters<typeof formatReport>[0] {
   const cpu = cpus()
+  const load = `load average ${loadAtStart.toFixed(1)} at start, ${loadavg()[0]!.toFixed(1)} at end`
+  const busy = Math.max(loadAtStart, loadavg()[0]!) > cpu.length / 2 ? ' (BUSY MACHINE: numbers are noise)' : ''
   const peers = config.engines.filter((e) => e !== BASELINE_ENGINE)
   return {
     title: `db-bench: ${config.engines.join(' vs ')} (ratio = ${BASELINE_ENGINE}/${peers.join(', ') || 'peer'} ops/s)`,
@@ -165,6 +168,7 @@ function header(config: BenchConfig, factories: Map<string, EngineFactory>): Par
       `entries ${config.num.toLocaleString('en-US')}, keys 16 B, values ${config.valueSizeBytes} B, runs ${config.runs}, seed ${config.seed}, sync off`,
       `node ${process.version}, ${cpu.length} x ${cpu[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${process.platform}`,
       `engines: ${[...factories.values()].map((f) => f.version).join(', ')}`,
+      `${load}${busy}`,
       config.inProcess ? 'runs in-process (peak RSS is cumulative)' : 'each run in a fresh child process',
     ],
     apis: new Map([...factories.values()].map((f) => [f.name, `put ${f.apis.put}; batch ${f.apis.batch}; get ${f.apis.get}${f.apis.getSync ? `; sync get ${f.apis.getSync}` : ''}; scan ${f.apis.iterate}`])),

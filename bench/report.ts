@@ -140,7 +140,7 @@ export function formatReport(header: ReportHeader, summaries: readonly Summary[]
   const out = [header.title, ...header.lines, '']
   out.push(...(markdown ? markdownTable(rows) : textTable(rows)), '')
   out.push(`ops/s: median over runs; latency: per op, sampled every ${SAMPLE_EVERY}th op (median of the runs);`)
-  out.push('peak RSS: process maxRSS at the end of the run; disk: database directory after close.')
+  out.push('peak RSS: process maxRSS at the end of the run; disk: database directory right after the timed part.')
   out.push(`readrandom: each engine's primary point read (a sync loop for a sync get, else ${CONCURRENCY} promises`)
   out.push('in flight); readrandom-sync: a synchronous read on every engine.')
   out.push('')

@@ -73,7 +73,7 @@ export interface RunResult {
   mode: string
   /** process.resourceUsage().maxRSS after the timed part: the process's peak so far. */
   maxRssBytes: number
-  /** Bytes of every file in the database directory after the engine closed. */
+  /** Bytes of every file in the database directory right after the timed part (engine open). */
   diskBytes: number
 }
 
@@ -297,8 +297,10 @@ export async function runOnce(factory: EngineFactory, workload: Workload, spec: 
       engine = await factory.open(dir, { sync: false })
     }
     let measured: Measured
+    let diskBytes: number
     try {
       measured = await workload.run(engine, spec)
+      diskBytes = await directoryBytes(dir)
     } finally {
       await engine.close()
     }
@@ -315,7 +317,7 @@ export async function runOnce(factory: EngineFactory, workload: Workload, spec: 
       p99Us: percentileUs(sorted, 0.99),
       mode: measured.mode,
       maxRssBytes,
-      diskBytes: await directoryBytes(dir),
+      diskBytes,
     }
   } finally {
     await rm(root, { recursive: true, force: true })

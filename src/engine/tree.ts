@@ -512,7 +512,6 @@ export class Tree {
     await this.compactChain
     if (!this.backgroundError) await this.wal.sync().catch((e) => this.setBackgroundError(e))
     await this.wal.close()
-    this.refs.unref(this.view.version)
     await Promise.all([...this.pendingDeletes])
     await this.tables.closeAll()
     await this.versions.close()

@@ -258,7 +258,7 @@ export function describeDiff(expected: State, actual: State): string {
 export type SyncKind = 'sync' | 'syncDir'
 
 /**
- * A pass-through Vfs that
+ * A pass-through Vfs (meant to wrap a MemVfs, whose calls take effect synchronously) that
  * - calls `afterSync` right after an inner sync (of a file handle) or syncDir returns, before
  *   the caller resumes: the moment to take a crashClone "after the k-th sync point";
  * - records every path a file may exist at (created, opened for append, renamed or linked to,
@@ -284,15 +284,19 @@ export class HookVfs implements Vfs {
     return this.inner.openReadable(path)
   }
   rename(from: string, to: string): Promise<void> {
+    const done = this.inner.rename(from, to) // MemVfs applies it synchronously, at the call
     this.knownPaths.add(to)
-    return this.inner.rename(from, to)
+    this.knownPaths.delete(from)
+    return done
   }
   link(existing: string, created: string): Promise<void> {
     this.knownPaths.add(created)
     return this.inner.link(existing, created)
   }
   remove(path: string): Promise<void> {
-    return this.inner.remove(path)
+    const done = this.inner.remove(path)
+    this.knownPaths.delete(path)
+    return done
   }
   removeAll(path: string): Promise<void> {
     return this.inner.removeAll(path)

@@ -18,7 +18,7 @@ import type { Prng } from './prng.js'
 import { TreeModel, type ModelEntry, type ModelOp, type ModelOperatorName, type ModelScanOptions } from './tree-model.js'
 
 /** Recent actions kept for failure messages. */
-const LOG_ENTRIES_MAX = 40
+const LOG_ENTRIES_MAX = 25
 
 export class ModelMismatch extends Error {
   override name = 'ModelMismatch'
@@ -144,6 +144,13 @@ export class ModelHarness {
     )
   }
 
+  /** Rethrows an engine error with the seed, step and recent actions (a ModelMismatch as is). */
+  rethrow(error: unknown): never {
+    if (error instanceof ModelMismatch) throw error
+    const e = error as Error
+    this.fail(`engine error: ${e?.stack ?? String(error)}`)
+  }
+
   check(ok: boolean, message: string): void {
     if (!ok) this.fail(message)
   }
@@ -187,10 +194,17 @@ export class ModelHarness {
     this.check(this.tree.seqno === this.model.seqno, `tree.seqno ${this.tree.seqno} != model seqno ${this.model.seqno}`)
   }
 
-  /** Writes several non-empty batches concurrently (group commit); applies them in seqno order. */
-  async writeConcurrent(groups: readonly (readonly ModelOp[])[]): Promise<void> {
-    this.note(`concurrent ${groups.map((g) => `[${g.map(describeOp).join('; ')}]`).join(' ')}`)
+  /**
+   * Writes several non-empty batches concurrently (group commit), optionally while a flush or a
+   * compaction runs, and applies them to the model in seqno order.
+   */
+  async writeConcurrent(groups: readonly (readonly ModelOp[])[], background?: 'flush' | 'compact'): Promise<void> {
+    this.note(`concurrent${background ? ` with ${background}` : ''} ${groups.map((g) => `[${g.map(describeOp).join('; ')}]`).join(' ')}`)
+    const job = background === 'flush' ? this.tree.flush() : background === 'compact' ? this.tree.compact() : undefined
     const seqnos = await Promise.all(groups.map((g) => this.submit(g, g.length > 1)))
+    await job
+    // A compaction that overlapped the writes may have collapsed history up to any of them.
+    if (background === 'compact') this.horizon = this.tree.seqno
     const order = groups.map((ops, i) => ({ ops, seqno: seqnos[i]! })).sort((a, b) => a.seqno - b.seqno)
     for (let i = 1; i < order.length; i++) {
       this.check(order[i]!.seqno > order[i - 1]!.seqno, `concurrent writes share seqno ${order[i]!.seqno}`)

@@ -192,7 +192,9 @@ export async function randomStep(h: ModelHarness, w: Workload, mix: StepMix): Pr
       return h.write(randomBatch(w), true)
     case 'concurrent': {
       const groups = Array.from({ length: prng.range(2, 8) }, () => (prng.bool() ? [randomOp(w, false)] : randomBatch(w)))
-      return h.writeConcurrent(groups.filter((g) => g.some((op) => op.type !== 'deleteRange' || Buffer.compare(op.start, op.end) < 0)))
+      const nonEmpty = groups.filter((g) => g.some((op) => op.type !== 'deleteRange' || Buffer.compare(op.start, op.end) < 0))
+      const r = prng.next()
+      return h.writeConcurrent(nonEmpty, r < 0.1 ? 'compact' : r < 0.25 ? 'flush' : undefined)
     }
     case 'get':
       if (prng.bool(0.6)) return h.checkGet(prng.pick(w.keys))
@@ -272,13 +274,18 @@ export async function runModel(config: ModelRunConfig): Promise<ModelRunSummary>
   await h.start()
   try {
     const perPhase = Math.max(1, Math.ceil(config.steps / config.phases))
+    const TMP_NOREOPEN = process.env['TMP_NOREOPEN'] === '1'
     while (h.step < config.steps) {
-      for (let i = 0; i < perPhase && h.step < config.steps; i++, h.step++) await randomStep(h, w, mix)
+      for (let i = 0; i < perPhase && h.step < config.steps; i++, h.step++) {
+        await randomStep(h, w, TMP_NOREOPEN ? { ...mix, reopen: 0 } : mix).catch((error: unknown) => h.rethrow(error))
+      }
       const end = prng.next()
-      if (end < 0.3) await h.flush()
-      else if (end < 0.5) await h.compact()
-      else if (end < 0.65) await h.reopen()
-      await h.verifyAll()
+      await (async () => {
+        if (end < 0.3) await h.flush()
+        else if (end < 0.5) await h.compact()
+        else if (end < 0.65 && !TMP_NOREOPEN) await h.reopen()
+        await h.verifyAll()
+      })().catch((error: unknown) => h.rethrow(error))
     }
     const finalStats = h.tree.stats()
     return {

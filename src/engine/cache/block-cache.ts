@@ -33,7 +33,8 @@ export class BlockCache {
 
   constructor(capacityBytes: number) {
     assert(Number.isSafeInteger(capacityBytes) && capacityBytes >= 0, 'block cache capacity')
-    this.lru = new LruCache<string, Buffer>(capacityBytes, (block) => block.length, (key) => this.forget(key))
+    const chargeOf = (block: Buffer) => block.length
+    this.lru = new LruCache<string, Buffer>(capacityBytes, chargeOf, (key) => this.forget(key))
   }
 
   get(fileNumber: number, offset: number): Buffer | undefined {
@@ -67,7 +68,13 @@ export class BlockCache {
 
   stats(): BlockCacheStats {
     const s = this.lru.stats()
-    return { capacityBytes: s.capacityBytes, usedBytes: s.usedBytes, hits: s.hits, misses: s.misses, evictions: s.evictions }
+    return {
+      capacityBytes: s.capacityBytes,
+      usedBytes: s.usedBytes,
+      hits: s.hits,
+      misses: s.misses,
+      evictions: s.evictions,
+    }
   }
 
   private forget(key: string): void {

@@ -202,7 +202,7 @@ export class BTree {
   checkInvariants(): number {
     let leaves = 0
     let entries = 0
-    let previous: Leaf | null = null
+    let previous = null as Leaf | null // assigned inside visit(); TS cannot see that
     const visit = (node: Leaf | Inner, depth: number, low: Split | null, high: Split | null): void => {
       if (depth === this.#innerDepth) {
         assert(node instanceof Leaf, 'leaves all sit at the same depth')

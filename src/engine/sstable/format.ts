@@ -173,7 +173,9 @@ function unsupportedVersion(version: number, fileName: string): StrataError {
 function decodeHeaderFields(headerBytes: Buffer, fileName: string): TableHeader {
   const flags = headerBytes.readUInt32LE(12)
   if ((flags & ~HEADER_FLAGS_KNOWN) !== 0) {
-    const what = flags & HeaderFlag.Encrypted ? 'is encrypted (not supported by this build)' : `has unknown flags 0x${flags.toString(16)}`
+    const what = flags & HeaderFlag.Encrypted
+      ? 'is encrypted (not supported by this build)'
+      : `has unknown flags 0x${flags.toString(16)}`
     throw new StrataError(ErrorCode.UNSUPPORTED, `table ${fileName} ${what}`, { file: fileName, offset: 12 })
   }
   const salt = Buffer.from(headerBytes.subarray(16, 16 + SALT_BYTES))

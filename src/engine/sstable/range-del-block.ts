@@ -46,7 +46,8 @@ export function fragmentTombstones(tombstones: readonly RangeTombstone[]): Range
     const seqnos = [...new Set(covering[i])].sort((a, b) => b - a)
     if (seqnos.length === 0) continue
     const previous = out[out.length - 1]
-    if (previous !== undefined && previous.end.equals(boundaries[i]!) && sameSeqnos(previous.seqnos, seqnos)) {
+    const contiguous = previous !== undefined && previous.end.equals(boundaries[i]!)
+    if (contiguous && sameSeqnos(previous.seqnos, seqnos)) {
       previous.end = boundaries[i + 1]!
     } else {
       out.push({ start: boundaries[i]!, end: boundaries[i + 1]!, seqnos })
@@ -86,7 +87,8 @@ export function encodeRangeDelBlock(fragments: readonly RangeDelFragment[]): Buf
   for (const f of fragments) {
     assert(Buffer.compare(f.start, f.end) < 0, 'fragment start < end')
     assert(previousEnd === undefined || Buffer.compare(previousEnd, f.start) <= 0, 'fragments sorted')
-    assert(f.seqnos.length > 0 && f.seqnos.every((s, i) => i === 0 || f.seqnos[i - 1]! > s), 'seqnos descending')
+    assert(f.seqnos.length > 0, 'a fragment has seqnos')
+    assert(f.seqnos.every((s, i) => i === 0 || f.seqnos[i - 1]! > s), 'seqnos descending')
     w.lengthPrefixed(f.start).lengthPrefixed(f.end).varint(f.seqnos.length)
     for (const s of f.seqnos) w.varint(s)
     previousEnd = f.end
@@ -107,7 +109,9 @@ export function decodeRangeDelBlock(raw: Buffer, fileName: string, blockOffset: 
 function decodeFragments(raw: Buffer): RangeDelFragment[] {
   const r = new ByteReader(raw)
   const count = r.varint()
-  if (count < 1 || count > r.remaining / FRAGMENT_BYTES_MIN) throw new DecodeError(`bad fragment count ${count}`, 0)
+  if (count < 1 || count > r.remaining / FRAGMENT_BYTES_MIN) {
+    throw new DecodeError(`bad fragment count ${count}`, 0)
+  }
   const out: RangeDelFragment[] = []
   let previousEnd: Buffer | undefined
   for (let i = 0; i < count; i++) {
@@ -118,7 +122,9 @@ function decodeFragments(raw: Buffer): RangeDelFragment[] {
       throw new DecodeError('fragments overlap or are out of order', r.pos)
     }
     const seqnoCount = r.varint()
-    if (seqnoCount < 1 || seqnoCount > r.remaining) throw new DecodeError(`bad seqno count ${seqnoCount}`, r.pos)
+    if (seqnoCount < 1 || seqnoCount > r.remaining) {
+      throw new DecodeError(`bad seqno count ${seqnoCount}`, r.pos)
+    }
     const seqnos: number[] = []
     for (let j = 0; j < seqnoCount; j++) {
       const s = r.varint()

@@ -15,7 +15,9 @@
 import { assert } from '../base/assert.js'
 import { ByteWriter } from '../base/coding.js'
 import { crc32cUpdate } from '../base/crc32c.js'
-import { compareInternalKeys, encodeInternalKey, isKeyKind, KEY_BYTES_MAX, KeyKind } from '../base/internal-key.js'
+import {
+  compareInternalKeys, encodeInternalKey, isKeyKind, KEY_BYTES_MAX, KeyKind,
+} from '../base/internal-key.js'
 import { type BlockCodec, createBlockCodec } from '../codec/block-codec.js'
 import { BLOCK_TRAILER_BYTES, BlockKind } from '../codec/block-kind.js'
 import { bloomHash, buildBloomFilter, BLOOM_BITS_PER_KEY_MAX } from '../filter/bloom.js'
@@ -27,7 +29,7 @@ import {
   FilterType, HEADER_BYTES, INDEX_RESTART_INTERVAL, TABLE_FORMAT_VERSION,
 } from './format.js'
 import { encodeProperties } from './properties.js'
-import { encodeRangeDelBlock, fragmentTombstones } from './range-del-block.js'
+import { encodeRangeDelBlock, fragmentTombstones, type RangeDelFragment } from './range-del-block.js'
 import type { RangeTombstone } from '../iterator/internal-iterator.js'
 
 export interface TableBuilderOptions {
@@ -55,7 +57,8 @@ export interface BuiltTable {
   rangeTombstones: number
 }
 
-type BuilderState = 'open' | 'finished' | 'abandoned'
+/** open -(finish ok)-> finished; open -(finish throws)-> failed; open|failed -(abandon)-> abandoned */
+type BuilderState = 'open' | 'finished' | 'failed' | 'abandoned'
 
 export class TableBuilder {
   private readonly codec: BlockCodec
@@ -112,19 +115,20 @@ export class TableBuilder {
 
   /** Requires: open; (userKey, seqno, kind) > every entry added, in internal order. */
   add(userKey: Uint8Array, seqno: number, kind: KeyKind, value: Uint8Array): void {
-    assert(this.state === 'open', 'add on a finished or abandoned builder')
+    assert(this.state === 'open', 'add on a finished, failed or abandoned builder')
     assert(isKeyKind(kind) && kind !== KeyKind.RangeDelete, 'point entry kind')
     assert(userKey.length <= KEY_BYTES_MAX, 'key over KEY_BYTES_MAX')
     assert(value.length <= VALUE_BYTES_MAX, 'value over VALUE_BYTES_MAX')
     const internalKey = encodeInternalKey(userKey, seqno, kind)
     if (this.lastInternalKey !== undefined) {
-      assert(compareInternalKeys(this.lastInternalKey, internalKey) < 0, 'entries must be strictly increasing')
+      const order = compareInternalKeys(this.lastInternalKey, internalKey)
+      assert(order < 0, 'entries must be strictly increasing')
     }
     this.dataBlock.add(internalKey, value)
     const sameUserKey = this.lastUserKey !== undefined && this.lastUserKey.equals(userKey)
     if (!sameUserKey) {
       const copied = internalKey.subarray(0, userKey.length)
-      assert(this.lastUserKey === undefined || Buffer.compare(this.lastUserKey, copied) < 0, 'user keys ascending')
+      if (this.lastUserKey !== undefined) assert(Buffer.compare(this.lastUserKey, copied) < 0, 'user keys ascending')
       if (this.options.filterBitsPerKey > 0) this.keyHashes.push(bloomHash(copied))
       this.firstUserKey ??= copied
       this.lastUserKey = copied
@@ -147,15 +151,26 @@ export class TableBuilder {
     this.noteSeqno(seqno)
   }
 
-  /** Writes the remaining blocks and the footer, then syncs and closes the file. */
+  /**
+   * Writes the remaining blocks and the footer, then syncs and closes the file. On failure
+   * (IO) the builder is spent: call abandon() and remove the file.
+   */
   async finish(): Promise<BuiltTable> {
     assert(this.state === 'open', 'finish on a finished or abandoned builder')
     assert(this.entries > 0 || this.tombstones.length > 0, 'an empty table cannot be finished')
+    this.state = 'failed'
+    const built = await this.finishImpl()
     this.state = 'finished'
+    return built
+  }
+
+  private async finishImpl(): Promise<BuiltTable> {
     if (!this.dataBlock.isEmpty) this.flushDataBlock()
     const filter = this.writeFilterBlock()
     const fragments = fragmentTombstones(this.tombstones)
-    const rangeDel = fragments.length === 0 ? ABSENT_HANDLE : this.writeBlock(encodeRangeDelBlock(fragments), BlockKind.RangeDel)
+    const rangeDel = fragments.length === 0
+      ? ABSENT_HANDLE
+      : this.writeBlock(encodeRangeDelBlock(fragments), BlockKind.RangeDel)
     const storedTombstones = fragments.reduce((n, f) => n + f.seqnos.length, 0)
     const { smallestKey, largestKey } = this.keyRange(fragments)
     const properties = this.writeBlock(encodeProperties({
@@ -167,12 +182,12 @@ export class TableBuilder {
     }), BlockKind.Properties)
     const index = this.writeBlock(this.indexBlock.finish(), BlockKind.Index)
     this.write(encodeFooter({ index, properties, filter, rangeDel, formatVersion: TABLE_FORMAT_VERSION }))
+    assert(this.file.sizeBytes === this.offset, 'file size matches the bytes written')
     try {
       await this.file.sync()
     } finally {
       await this.file.close()
     }
-    assert(this.file.sizeBytes === this.offset, 'file size matches the bytes written')
     return {
       sizeBytes: this.offset, checksum: this.crc, smallestKey, largestKey,
       smallestSeqno: this.smallestSeqno, largestSeqno: this.largestSeqno,
@@ -180,9 +195,10 @@ export class TableBuilder {
     }
   }
 
-  /** Closes the file without finishing it; the caller removes the file. Idempotent. */
+  /** Closes the file without finishing it (also after a failed finish); the caller removes the
+   *  file. Idempotent. */
   async abandon(): Promise<void> {
-    assert(this.state !== 'finished', 'abandon after finish')
+    assert(this.state !== 'finished', 'abandon after a successful finish')
     this.state = 'abandoned'
     await this.file.close()
   }
@@ -192,13 +208,18 @@ export class TableBuilder {
     this.largestSeqno = Math.max(this.largestSeqno, seqno)
   }
 
-  private keyRange(fragments: ReturnType<typeof fragmentTombstones>): { smallestKey: Buffer; largestKey: Buffer } {
+  /** User-key range of the point entries widened by the tombstone extents (copies). */
+  private keyRange(fragments: readonly RangeDelFragment[]): { smallestKey: Buffer; largestKey: Buffer } {
     let smallest = this.firstUserKey
     let largest = this.lastUserKey
     const first = fragments[0]
     const last = fragments[fragments.length - 1]
-    if (first !== undefined && (smallest === undefined || Buffer.compare(first.start, smallest) < 0)) smallest = first.start
-    if (last !== undefined && (largest === undefined || Buffer.compare(last.end, largest) > 0)) largest = last.end
+    if (first !== undefined && (smallest === undefined || Buffer.compare(first.start, smallest) < 0)) {
+      smallest = first.start
+    }
+    if (last !== undefined && (largest === undefined || Buffer.compare(last.end, largest) > 0)) {
+      largest = last.end
+    }
     assert(smallest !== undefined && largest !== undefined, 'a non-empty table has a key range')
     return { smallestKey: Buffer.from(smallest), largestKey: Buffer.from(largest) }
   }

@@ -64,26 +64,21 @@ export class TableReader implements TableBlockSource {
     assert(!fileName.includes('/'), 'fileName is a base name, not a path')
     assert(Number.isSafeInteger(fileNumber) && fileNumber >= 0, 'file number')
     const size = file.sizeBytes
-    if (size < HEADER_BYTES + FOOTER_BYTES) throw corruption(`file of ${size} bytes is too short for a table`, fileName, 0)
-    const footerOffset = size - FOOTER_BYTES
-    const { footer } = decodeTableEnds(file.readAt(0, HEADER_BYTES), file.readAt(footerOffset, FOOTER_BYTES), fileName, size)
+    if (size < HEADER_BYTES + FOOTER_BYTES) {
+      throw corruption(`file of ${size} bytes is too short for a table`, fileName, 0)
+    }
+    const headerBytes = file.readAt(0, HEADER_BYTES)
+    const footerBytes = file.readAt(size - FOOTER_BYTES, FOOTER_BYTES)
+    const { footer } = decodeTableEnds(headerBytes, footerBytes, fileName, size)
     const codec = createBlockCodec({ compression: 'none' }) // decode reads every supported type
-    const readMeta = (handle: BlockHandle, kind: BlockKind): Buffer => {
-      const physical = file.readAt(handle.offset, handle.size + BLOCK_TRAILER_BYTES)
-      return codec.decode(physical, { fileNumber, offset: handle.offset, kind }, fileName)
-    }
-    const indexBlock = Block.parse(readMeta(footer.index, BlockKind.Index), fileName, footer.index.offset)
-    const properties = decodeProperties(readMeta(footer.properties, BlockKind.Properties), fileName, footer.properties.offset)
-    checkProperties(properties, footer, fileName, fileNumber)
-    const bloom = footer.filter.size === 0 ? undefined : parseFilter(readMeta(footer.filter, BlockKind.Filter), fileName, footer.filter.offset)
-    const fragments = footer.rangeDel.size === 0 ? [] : decodeRangeDelBlock(readMeta(footer.rangeDel, BlockKind.RangeDel), fileName, footer.rangeDel.offset)
-    const stored = fragments.reduce((n, f) => n + f.seqnos.length, 0)
-    if (stored !== properties.rangeTombstones) {
-      throw corruption('range tombstone count differs from the properties', fileName, footer.properties.offset)
-    }
-    const metaOffsets = [footer.index, footer.properties, footer.filter, footer.rangeDel].filter((h) => h.size > 0).map((h) => h.offset)
-    const dataLimit = Math.min(...metaOffsets)
-    return new TableReader(file, fileName, fileNumber, cache, codec, footer, indexBlock, properties, bloom, fragments, dataLimit)
+    const meta = readMetaBlocks(file, fileName, fileNumber, codec, footer)
+    const presentOffsets = [footer.index, footer.properties, footer.filter, footer.rangeDel]
+      .filter((h) => h.size > 0)
+      .map((h) => h.offset)
+    const dataLimit = Math.min(...presentOffsets)
+    assert(dataLimit >= HEADER_BYTES, 'meta blocks follow the header')
+    return new TableReader(file, fileName, fileNumber, cache, codec, footer, meta.index, meta.properties,
+      meta.bloom, meta.fragments, dataLimit)
   }
 
   /** False only if no point entry of `userKey` is in the table (filter probe). */
@@ -115,7 +110,8 @@ export class TableReader implements TableBlockSource {
 
   readDataBlock(handle: BlockHandle): Block {
     assert(!this.closed, 'table reader used after close')
-    assert(handle.size > 0 && handle.offset + handle.size <= this.dataLimit, 'data handles are checked first')
+    assert(handle.size > 0, 'data handles are checked first')
+    assert(handle.offset + handle.size <= this.dataLimit, 'data handles are checked first')
     const cached = this.cache?.get(this.fileNumber, handle.offset)
     if (cached !== undefined) return Block.parse(cached, this.fileName, handle.offset)
     const physical = this.file.readAt(handle.offset, handle.size + BLOCK_TRAILER_BYTES)
@@ -132,6 +128,40 @@ export class TableReader implements TableBlockSource {
     this.closed = true
     await this.file.close()
   }
+}
+
+interface MetaBlocks {
+  index: Block
+  properties: TableProperties
+  bloom: Buffer | undefined
+  fragments: RangeDelFragment[]
+}
+
+/** Reads, verifies and decodes the index, properties, filter and range-del blocks. */
+function readMetaBlocks(
+  file: ReadableFile, fileName: string, fileNumber: number, codec: BlockCodec, footer: Footer,
+): MetaBlocks {
+  const read = (handle: BlockHandle, kind: BlockKind): Buffer => {
+    assert(handle.size > 0, 'only present blocks are read')
+    const physical = file.readAt(handle.offset, handle.size + BLOCK_TRAILER_BYTES)
+    return codec.decode(physical, { fileNumber, offset: handle.offset, kind }, fileName)
+  }
+  const { index: indexHandle, properties: propertiesHandle, filter, rangeDel } = footer
+  const index = Block.parse(read(indexHandle, BlockKind.Index), fileName, indexHandle.offset)
+  const properties = decodeProperties(read(propertiesHandle, BlockKind.Properties), fileName,
+    propertiesHandle.offset)
+  checkProperties(properties, footer, fileName, fileNumber)
+  const bloom = filter.size === 0
+    ? undefined
+    : parseFilter(read(filter, BlockKind.Filter), fileName, filter.offset)
+  const fragments = rangeDel.size === 0
+    ? []
+    : decodeRangeDelBlock(read(rangeDel, BlockKind.RangeDel), fileName, rangeDel.offset)
+  const stored = fragments.reduce((n, f) => n + f.seqnos.length, 0)
+  if (stored !== properties.rangeTombstones) {
+    throw corruption('range tombstone count differs from the properties', fileName, propertiesHandle.offset)
+  }
+  return { index, properties, bloom, fragments }
 }
 
 function checkProperties(p: TableProperties, footer: Footer, fileName: string, fileNumber: number): void {

@@ -111,7 +111,7 @@ export function composeEdits(edits: readonly VersionEdit[]): VersionEdit {
         removedTables.set(removalKey(removal.level, removal.id), { level: removal.level, id: removal.id })
         continue
       }
-      assert(added.level === removal.level, `table ${removal.id} removed from L${removal.level}, added at L${added.level}`)
+      assert(added.level === removal.level, `table ${removal.id} removed from another level than it was added`)
       addedTables.delete(removal.id)
     }
     for (const table of edit.addTables) {

@@ -18,7 +18,7 @@ import { CURRENT_FILE_NAME, parseFileName, pathInDir } from '../filenames.js'
 import { readWholeFile, writeFileAtomic } from '../vfs/atomic.js'
 import type { Vfs } from '../vfs/vfs.js'
 
-/** A CURRENT longer than this cannot hold a manifest name; the bound keeps a corrupt one from being read whole. */
+/** A CURRENT longer than this cannot hold a manifest name: a corrupt one is not read whole. */
 export const CURRENT_BYTES_MAX = 64
 
 function isManifestName(name: string): boolean {

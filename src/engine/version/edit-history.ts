@@ -56,7 +56,8 @@ export class EditHistory {
 
   /** Records the edit that produced `versionId`. Requires: versionId = newestVersionId + 1. */
   record(versionId: number, edit: VersionEdit): void {
-    assert(versionId === this.#newestVersionId + 1, `edit history gap: ${versionId} after ${this.#newestVersionId}`)
+    const expected = this.#newestVersionId + 1
+    assert(versionId === expected, `edit history gap: ${versionId} recorded, ${expected} expected`)
     assert(edit.versionId === undefined || edit.versionId === versionId, 'edit versionId matches')
     if (this.size === this.maxEdits) {
       this.#ring[this.#slot(this.#baseVersionId + 1)] = undefined

@@ -71,9 +71,15 @@ export class ManifestWriter {
   ) {}
 
   /** Creates MANIFEST-<fileNumber> in `dir` holding `snapshot`, synced. */
-  static async create(vfs: Vfs, dir: string, fileNumber: number, snapshot: VersionEdit): Promise<ManifestWriter> {
+  static async create(
+    vfs: Vfs,
+    dir: string,
+    fileNumber: number,
+    snapshot: VersionEdit,
+  ): Promise<ManifestWriter> {
     assert(snapshot.comparatorName === COMPARATOR_NAME, 'a manifest starts with a snapshot edit')
-    assert(snapshot.treeId !== undefined && snapshot.versionId !== undefined, 'snapshot carries tree and version ids')
+    assert(snapshot.treeId !== undefined, 'a snapshot carries the tree id')
+    assert(snapshot.versionId !== undefined, 'a snapshot carries the version id')
     const fileName = manifestFileName(fileNumber)
     const file = await vfs.create(pathInDir(dir, fileName))
     const log = new LogWriter(file, fileName)
@@ -149,7 +155,9 @@ export async function readManifest(vfs: Vfs, dir: string, name: string): Promise
   for (let i = 1; i < edits.length; i++) {
     const edit = edits[i] as VersionEdit
     const offset = offsets[i] as number
-    if (edit.treeId !== undefined || edit.comparatorName !== undefined || edit.mergeOperatorName !== undefined) {
+    const hasSnapshotField =
+      edit.treeId !== undefined || edit.comparatorName !== undefined || edit.mergeOperatorName !== undefined
+    if (hasSnapshotField) {
       throw corruption('a snapshot field appears after the first record', name, offset)
     }
     const previous = (edits[i - 1] as VersionEdit).versionId as number

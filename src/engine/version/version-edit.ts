@@ -105,11 +105,15 @@ function isCount(value: number): boolean {
   return Number.isSafeInteger(value) && value >= 0
 }
 
+function isU32(value: number): boolean {
+  return Number.isInteger(value) && value >= 0 && value <= 0xffff_ffff
+}
+
 function assertTableMeta(table: TableMeta): void {
   assert(isCount(table.id) && table.id >= 1, 'table id is a file number')
   assert(Number.isInteger(table.level) && table.level >= 0 && table.level < LEVEL_COUNT, 'table level')
   assert(isCount(table.sizeBytes), 'table sizeBytes')
-  assert(Number.isInteger(table.checksum) && table.checksum >= 0 && table.checksum <= 0xffff_ffff, 'checksum u32')
+  assert(isU32(table.checksum), 'checksum is a u32')
   assert(table.smallestKey.length <= KEY_BYTES_MAX, 'smallest key too long')
   assert(table.largestKey.length <= KEY_BYTES_MAX, 'largest key too long')
   assert(Buffer.compare(table.smallestKey, table.largestKey) <= 0, 'smallestKey <= largestKey')
@@ -165,8 +169,8 @@ function encodeAddTable(table: TableMeta): ByteWriter {
 }
 
 export function encodeVersionEdit(edit: VersionEdit): Buffer {
-  assert(edit.addTables.length <= EDIT_TABLES_MAX, 'too many tables in one edit')
-  assert(edit.addBlobFiles.length <= EDIT_BLOB_FILES_MAX, 'too many blob files in one edit')
+  assert(Math.max(edit.addTables.length, edit.removeTables.length) <= EDIT_TABLES_MAX, 'tables per edit')
+  assert(Math.max(edit.addBlobFiles.length, edit.removeBlobFiles.length) <= EDIT_BLOB_FILES_MAX, 'blob files per edit')
   const out = new ByteWriter(64 + edit.addTables.length * 96).u8(EDIT_FORMAT_VERSION)
   encodeScalars(out, edit)
   for (const { level, id } of edit.removeTables) {
@@ -181,8 +185,9 @@ export function encodeVersionEdit(edit: VersionEdit): Buffer {
   }
   for (const blob of edit.addBlobFiles) {
     assert(isCount(blob.id) && blob.id >= 1 && isCount(blob.sizeBytes), 'blob file id and size')
-    assert(Number.isInteger(blob.checksum) && blob.checksum >= 0 && blob.checksum <= 0xffff_ffff, 'checksum u32')
-    field(out, EditTag.AddBlobFile, new ByteWriter(24).varint(blob.id).varint(blob.sizeBytes).u32(blob.checksum))
+    assert(isU32(blob.checksum), 'checksum is a u32')
+    const payload = new ByteWriter(24).varint(blob.id).varint(blob.sizeBytes).u32(blob.checksum)
+    field(out, EditTag.AddBlobFile, payload)
   }
   return out.finish()
 }
@@ -236,7 +241,7 @@ function decodeAddTable(payload: ByteReader): TableMeta {
   }
 }
 
-type ScalarKey = 'versionId' | 'lastSeqno' | 'nextFileNumber' | 'logNumber' | 'treeId' | 'comparatorName' | 'mergeOperatorName'
+type ScalarKey = Exclude<keyof VersionEdit, 'addTables' | 'removeTables' | 'addBlobFiles' | 'removeBlobFiles'>
 
 function setOnce<K extends ScalarKey>(edit: VersionEdit, key: K, value: VersionEdit[K]): void {
   check(edit[key] === undefined, `${key} appears twice`)
@@ -259,7 +264,11 @@ function decodeField(edit: VersionEdit, tag: number, payload: ByteReader): boole
     case EditTag.VersionId: setOnce(edit, 'versionId', payload.varint()); break
     case EditTag.TreeId: setOnce(edit, 'treeId', decodeName(payload, 'tree id')); break
     case EditTag.MergeOperatorName: setOnce(edit, 'mergeOperatorName', decodeMergeOperatorName(payload)); break
-    case EditTag.RemoveTable: edit.removeTables.push({ level: decodeLevel(payload), id: decodeFileNumber(payload) }); break
+    case EditTag.RemoveTable: {
+      const level = decodeLevel(payload)
+      edit.removeTables.push({ level, id: decodeFileNumber(payload) })
+      break
+    }
     case EditTag.AddTable: edit.addTables.push(decodeAddTable(payload)); break
     case EditTag.RemoveBlobFile: edit.removeBlobFiles.push(decodeFileNumber(payload)); break
     case EditTag.AddBlobFile: {
@@ -290,7 +299,8 @@ function decodeFields(record: Buffer, reader: ByteReader, fileName: string, offs
     }
     throw new StrataError(
       ErrorCode.UNSUPPORTED,
-      `${fileName} at offset ${offset}: version edit tag ${tag} is unknown to this build (written by a newer Strata?)`,
+      `${fileName} at offset ${offset}: version edit tag ${tag} is unknown to this build ` +
+        '(written by a newer Strata?)',
       { file: fileName, offset },
     )
   }
@@ -312,7 +322,8 @@ export function decodeVersionEdit(record: Buffer, fileName: string, offset: numb
     if (format !== EDIT_FORMAT_VERSION) {
       throw new StrataError(
         ErrorCode.UNSUPPORTED,
-        `${fileName} at offset ${offset}: version edit format ${format} is not supported (this build reads ${EDIT_FORMAT_VERSION})`,
+        `${fileName} at offset ${offset}: version edit format ${format} is not supported ` +
+          `(this build reads ${EDIT_FORMAT_VERSION})`,
         { file: fileName, offset },
       )
     }

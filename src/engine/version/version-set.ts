@@ -116,7 +116,13 @@ export class VersionSet {
   #queue: Promise<void> = Promise.resolve()
   #closed = false
 
-  private constructor(vfs: Vfs, dir: string, state: RecoveredState, manifestName: string, options: VersionSetOptions) {
+  private constructor(
+    vfs: Vfs,
+    dir: string,
+    state: RecoveredState,
+    manifestName: string,
+    options: VersionSetOptions,
+  ) {
     const rolloverBytes = options.rolloverBytes ?? MANIFEST_ROLLOVER_BYTES
     assert(Number.isSafeInteger(rolloverBytes) && rolloverBytes >= 0, 'rolloverBytes')
     assert(state.nextFileNumber > (parseFileName(manifestName)?.number ?? 0), 'manifest number was allocated')
@@ -153,7 +159,8 @@ export class VersionSet {
       nextFileNumber: FIRST_MANIFEST_NUMBER + 1,
       lastSeqno: 0,
     }
-    const writer = await ManifestWriter.create(vfs, dir, FIRST_MANIFEST_NUMBER, snapshotEdit(state.version, state))
+    const snapshot = snapshotEdit(state.version, state)
+    const writer = await ManifestWriter.create(vfs, dir, FIRST_MANIFEST_NUMBER, snapshot)
     try {
       await writeCurrent(vfs, dir, writer.fileName)
     } catch (err) {

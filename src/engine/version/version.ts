@@ -146,7 +146,8 @@ export class Version {
       }
     }
     for (let i = 1; i < this.blobFiles.length; i++) {
-      assert((this.blobFiles[i - 1] as BlobMeta).id < (this.blobFiles[i] as BlobMeta).id, 'blob files sorted, unique')
+      const previous = this.blobFiles[i - 1] as BlobMeta
+      assert(previous.id < (this.blobFiles[i] as BlobMeta).id, 'blob files sorted by id, unique')
     }
   }
 }

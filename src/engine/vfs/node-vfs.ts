@@ -166,6 +166,7 @@ class NodeWritableFile implements WritableFile {
  *  Module state is per thread: a worker thread that locks must not share a tree with others. */
 const heldLockPaths = new Set<string>()
 
+// DO NOT CHANGE: on disk (other processes and other builds read lock files)
 interface LockRecord {
   pid: number
   host: string

@@ -8,7 +8,7 @@
  */
 import type { IteratorOptions, Tree } from '../../../src/engine/index.js'
 import { ErrorCode } from '../../../src/engine/index.js'
-import { bytes, expectCode, type TapTest, type TreeTest } from './tree-conformance.js'
+import { bytes, expectCode, type TapTest, type TreeTest } from './conformance-support.js'
 
 /** The keys, in bytewise order (latin1 strings so 0xff is one byte). */
 const KEYS = ['\x00', 'a', 'b', 'ba', 'bb', 'c', 'd', '\xfe', '\xff', '\xff\x00', '\xff\xfe', '\xff\xff', '\xff\xff\x00', '\xff\xff\xff']

@@ -6,7 +6,7 @@
  */
 import type { Tree } from '../../../src/engine/index.js'
 import { ErrorCode } from '../../../src/engine/index.js'
-import { bytes, expectCode, type TreeTest } from './tree-conformance.js'
+import { bytes, expectCode, type TreeTest } from './conformance-support.js'
 
 const kv = (k: string, v: string): [Buffer, Buffer] => [bytes(k), bytes(v)]
 

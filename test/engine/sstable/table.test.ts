@@ -13,6 +13,7 @@ import type { InternalIterator } from '../../../src/engine/iterator/internal-ite
 import type { TableProperties } from '../../../src/engine/sstable/properties.js'
 import { type BuiltTable, TableBuilder } from '../../../src/engine/sstable/table-builder.js'
 import { MemVfs } from '../../../src/engine/vfs/mem-vfs.js'
+import type { WritableFile } from '../../../src/engine/vfs/vfs.js'
 import { type SeededRandom, seededRandom } from '../../helpers/sstable-random.js'
 import {
   compareEntries, DEFAULT_BUILDER_OPTIONS, describe, entryOf, type ModelEntry, type ModelTombstone, openTable,
@@ -234,6 +235,25 @@ t.test('builder contracts', async (t) => {
   await b2.abandon()
   t.throws(() => b2.add(Buffer.from('z'), 1, KeyKind.Put, Buffer.alloc(0)), /abandoned/)
   t.throws(() => new TableBuilder(undefined as never, 'dir/x.sst', 1, DEFAULT_BUILDER_OPTIONS), /base name/)
+})
+
+t.test('a failed finish (sync error) leaves the builder abandonable', async (t) => {
+  const vfs = new MemVfs()
+  await vfs.mkdirp(TABLE_DIR)
+  const inner = await vfs.create(`${TABLE_DIR}/000003.sst`)
+  let closes = 0
+  const failing: WritableFile = {
+    get sizeBytes() { return inner.sizeBytes },
+    append: (data) => inner.append(data),
+    sync: async () => { throw new Error('EIO: injected') },
+    close: async () => { closes++; await inner.close() },
+  }
+  const builder = new TableBuilder(failing, '000003.sst', 3, DEFAULT_BUILDER_OPTIONS)
+  builder.add(Buffer.from('a'), 1, KeyKind.Put, Buffer.from('v'))
+  await t.rejects(builder.finish(), /EIO/, 'the sync error propagates')
+  t.equal(closes, 1, 'the file is closed after a failed sync')
+  await builder.abandon()
+  t.throws(() => builder.add(Buffer.from('b'), 1, KeyKind.Put, Buffer.alloc(0)), /failed or abandoned|abandoned/)
 })
 
 t.test('a table opened under another file number is CORRUPTION', async (t) => {

@@ -4,7 +4,7 @@
  * snapshot, and non-increasing versionIds are CORRUPTION naming the manifest; a foreign
  * comparator is UNSUPPORTED.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 
 import { isCorruption, isStrataError } from '../../../src/engine/errors.js'
 import { applyEdit } from '../../../src/engine/version/compose.js'
@@ -41,7 +41,7 @@ async function writeManifest(vfs: MemVfs, name: string, records: Buffer[]): Prom
   await log.close()
 }
 
-async function expectCorruption(tt: Tap, vfs: MemVfs, name: string, offset?: number): Promise<void> {
+async function expectCorruption(tt: Test, vfs: MemVfs, name: string, offset?: number): Promise<void> {
   try {
     await readManifest(vfs, DIR, name)
     tt.fail('expected CORRUPTION')
@@ -53,7 +53,6 @@ async function expectCorruption(tt: Tap, vfs: MemVfs, name: string, offset?: num
     }
   }
 }
-type Tap = Parameters<Parameters<typeof t.test>[1]>[0]
 
 t.test('snapshotEdit holds the whole Version and the tree state', async (tt) => {
   const snapshot = snapshotEdit(version, STATE)

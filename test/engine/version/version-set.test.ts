@@ -4,16 +4,17 @@
  * and failed I/O leave the in-memory Version unchanged and the tree recoverable; file-number
  * recovery from the directory listing; close.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 
 import { AssertionError } from '../../../src/engine/base/assert.js'
 import { isStrataError } from '../../../src/engine/errors.js'
-import { emptyEdit, type VersionEdit } from '../../../src/engine/version/version-edit.js'
+import { emptyEdit, encodeVersionEdit, type VersionEdit } from '../../../src/engine/version/version-edit.js'
 import { VersionSet } from '../../../src/engine/version/version-set.js'
 import type { Version } from '../../../src/engine/version/version.js'
 import { FaultVfs } from '../../../src/engine/vfs/fault-vfs.js'
 import { MemVfs } from '../../../src/engine/vfs/mem-vfs.js'
 import type { Vfs } from '../../../src/engine/vfs/vfs.js'
+import { LogWriter } from '../../../src/engine/wal/log-writer.js'
 import { Prng, testSeed } from '../../helpers/prng.js'
 import { describeVersion, EditSequence, table } from '../../helpers/version-edits.js'
 
@@ -147,7 +148,7 @@ async function setBeforeRollover(faults: FaultVfs): Promise<VersionSet> {
   return VersionSet.recover(faults, DIR)
 }
 
-async function failingInstall(tt: Tap, rule: Parameters<FaultVfs['injectNth']>[0], rollover: boolean): Promise<void> {
+async function failingInstall(tt: Test, rule: Parameters<FaultVfs['injectNth']>[0], rollover: boolean): Promise<void> {
   const faults = new FaultVfs(new MemVfs())
   let set = await VersionSet.create(faults, DIR, INIT)
   for (let i = 1; i <= 3; i++) await set.logAndApply({ ...emptyEdit(), lastSeqno: i, addTables: [table(set.newFileNumber(), 0, 1, 2)] })
@@ -169,7 +170,6 @@ async function failingInstall(tt: Tap, rule: Parameters<FaultVfs['injectNth']>[0
   tt.same(picture(await VersionSet.recover(faults, DIR)), picture(set), 'recovers what is installed')
   await set.close()
 }
-type Tap = Parameters<Parameters<typeof t.test>[1]>[0]
 
 t.test('I/O failures leave the Version unchanged; the next install rolls over', async (tt) => {
   const manifest = /MANIFEST-/
@@ -245,4 +245,28 @@ t.test('recovered Version is usable by Version queries', async (tt) => {
   const recovered: Version = (await VersionSet.recover(vfs, DIR)).current
   recovered.checkInvariants()
   tt.same(recovered.findTableForKey(1, Buffer.from([0, 0, 0, 20])).map((x) => x.id), [2, 3])
+})
+
+t.test('a manifest edit that does not apply is CORRUPTION at its offset', async (tt) => {
+  const vfs = new MemVfs()
+  const set = await VersionSet.create(vfs, DIR, INIT)
+  await set.close()
+  // Append (validly framed and checksummed) an edit removing a table that does not exist.
+  const name = set.manifestName
+  const log = new LogWriter(await vfs.openAppendable(`${DIR}/${name}`), name)
+  const offset = log.sizeBytes
+  log.addRecord(encodeVersionEdit({ ...emptyEdit(), versionId: 2, removeTables: [{ level: 1, id: 42 }] }))
+  await log.sync()
+  await log.close()
+  await tt.rejects(VersionSet.recover(vfs, DIR), { code: 'CORRUPTION', file: name, offset })
+})
+
+t.test('create fails cleanly when CURRENT cannot be written', async (tt) => {
+  const faults = new FaultVfs(new MemVfs())
+  faults.injectNth({ op: 'rename', nth: 1 })
+  await tt.rejects(VersionSet.create(faults, DIR, INIT), { code: 'IO' })
+  await tt.rejects(VersionSet.recover(faults, DIR), { code: 'NOT_FOUND' }, 'no tree was published')
+  faults.clear()
+  const set = await VersionSet.create(faults, DIR, INIT)
+  tt.equal(set.versionId, 1, 'a retry creates the tree')
 })

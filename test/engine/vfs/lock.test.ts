@@ -49,7 +49,7 @@ async function startHolder(lockPath: string): Promise<Holder> {
 
 /** A pid that belonged to a process which has exited. */
 async function deadPid(): Promise<number | undefined> {
-  const child = spawn(process.execPath, ['-e', ''])
+  const child = process.platform === 'win32' ? spawn(process.execPath, ['-e', '']) : spawn('true')
   await once(child, 'exit')
   try {
     process.kill(child.pid as number, 0)
