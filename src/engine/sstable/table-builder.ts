@@ -32,6 +32,9 @@ import { encodeProperties } from './properties.js'
 import { encodeRangeDelBlock, fragmentTombstones, type RangeDelFragment } from './range-del-block.js'
 import type { RangeTombstone } from '../iterator/internal-iterator.js'
 
+/** The data block buffer starts at most this big and grows on demand (huge blockBytes values). */
+const BLOCK_BUFFER_INITIAL_BYTES_MAX = 1024 * 1024
+
 export interface TableBuilderOptions {
   /** Target uncompressed data block size. */
   blockBytes: number
@@ -97,7 +100,8 @@ export class TableBuilder {
       compression: options.compression,
       ...(options.zstdLevel === undefined ? {} : { zstdLevel: options.zstdLevel }),
     })
-    this.dataBlock = new BlockBuilder(options.restartInterval ?? DATA_RESTART_INTERVAL, options.blockBytes + 1024)
+    const initialBlockBytes = Math.min(options.blockBytes + 1024, BLOCK_BUFFER_INITIAL_BYTES_MAX)
+    this.dataBlock = new BlockBuilder(options.restartInterval ?? DATA_RESTART_INTERVAL, initialBlockBytes)
     this.write(encodeHeader())
     assert(this.offset === HEADER_BYTES, 'header written first')
   }
