@@ -91,13 +91,18 @@ export async function recoverTree(
   return { versions, memtable, replayedWals: wals, lastSeqno, droppedTailBytes, created }
 }
 
-/** Removes files no Version references: stray tables, old WALs and manifests, temp files. */
+/**
+ * Removes files no Version references: stray tables, old WALs and manifests, temp files.
+ * Only safe while no install is in flight (at open): a newer manifest or a CURRENT.tmp may
+ * belong to a switch in progress.
+ */
 export async function removeObsoleteFiles(
   vfs: Vfs,
   dir: string,
   live: { tables: Set<number>; logNumber: number; manifest: string },
 ): Promise<number> {
   let removed = 0
+  const liveManifestNumber = parseFileName(live.manifest)?.number ?? 0
   for (const name of await vfs.list(dir)) {
     const parsed = parseFileName(name)
     if (!parsed) continue
@@ -105,7 +110,7 @@ export async function removeObsoleteFiles(
     const obsolete =
       (parsed.type === 'table' && !live.tables.has(n)) ||
       (parsed.type === 'wal' && n < live.logNumber) ||
-      (parsed.type === 'manifest' && name !== live.manifest) ||
+      (parsed.type === 'manifest' && n < liveManifestNumber) ||
       parsed.type === 'temp'
     if (obsolete) {
       await vfs.remove(`${dir}/${name}`)

@@ -106,7 +106,10 @@ interface HeldIterator {
 }
 
 export interface HarnessOptions {
+  /** The seed of this run's Prng. */
   seed: number
+  /** The STRATA_SEED that replays the whole test file (it derives `seed`). */
+  replaySeed: number
   operator?: ModelOperatorName
   /** Opens the tree (the same directory and vfs every time). */
   open: () => Promise<Tree>
@@ -140,7 +143,8 @@ export class ModelHarness {
 
   fail(message: string): never {
     throw new ModelMismatch(
-      `seed=${this.options.seed} step=${this.step}: ${message}\nreplay: STRATA_SEED=${this.options.seed}\nrecent actions:\n  ${this.log.join('\n  ')}`,
+      `run seed=${this.options.seed} step=${this.step}: ${message}\n` +
+        `replay: STRATA_SEED=${this.options.replaySeed}\nrecent actions:\n  ${this.log.join('\n  ')}`,
     )
   }
 

@@ -236,7 +236,10 @@ export async function randomStep(h: ModelHarness, w: Workload, mix: StepMix): Pr
 }
 
 export interface ModelRunConfig {
+  /** This run's seed (usually derived from the file's seed). */
   seed: number
+  /** The STRATA_SEED that replays the test file, printed in failures. */
+  replaySeed: number
   /** Random steps in total, spread over `phases`. */
   steps: number
   phases: number
@@ -269,21 +272,20 @@ export async function runModel(config: ModelRunConfig): Promise<ModelRunSummary>
   const prng = new Prng(config.seed)
   const w: Workload = { prng, keys: makeKeyAlphabet(prng, config.keyCount), operator: config.operator }
   if (config.mergeShare !== undefined) w.mergeShare = config.mergeShare
-  const h = new ModelHarness({ seed: config.seed, open: config.open, ...(config.operator ? { operator: config.operator } : {}) })
+  const h = new ModelHarness({ seed: config.seed, replaySeed: config.replaySeed, open: config.open, ...(config.operator ? { operator: config.operator } : {}) })
   const mix = config.mix ?? DEFAULT_MIX
   await h.start()
   try {
     const perPhase = Math.max(1, Math.ceil(config.steps / config.phases))
-    const TMP_NOREOPEN = process.env['TMP_NOREOPEN'] === '1'
     while (h.step < config.steps) {
       for (let i = 0; i < perPhase && h.step < config.steps; i++, h.step++) {
-        await randomStep(h, w, TMP_NOREOPEN ? { ...mix, reopen: 0 } : mix).catch((error: unknown) => h.rethrow(error))
+        await randomStep(h, w, mix).catch((error: unknown) => h.rethrow(error))
       }
       const end = prng.next()
       await (async () => {
         if (end < 0.3) await h.flush()
         else if (end < 0.5) await h.compact()
-        else if (end < 0.65 && !TMP_NOREOPEN) await h.reopen()
+        else if (end < 0.65) await h.reopen()
         await h.verifyAll()
       })().catch((error: unknown) => h.rethrow(error))
     }

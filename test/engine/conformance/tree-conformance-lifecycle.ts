@@ -154,6 +154,7 @@ export function lifecycleTests(test: TreeTest): void {
     tree = await target.open({ memtableBytes: 4096, sync: 'none' })
     t.equal(tree.seqno, seqno, 'seqno survives')
     t.same(scan(tree), expected, 'data survives')
+    await expectCode(t, () => tree.get('k000', { seqno: seqno - 1 }), ErrorCode.SEQNO_UNAVAILABLE, 'history before a reopen is not readable')
     t.ok((await tree.put('new', 'x')) > seqno, 'seqnos continue after reopen')
     await tree.compact()
     await tree.close()

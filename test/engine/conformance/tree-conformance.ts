@@ -58,6 +58,24 @@ function basicTests(test: TreeTest): void {
     t.same(tree.iterator().all(), [[Buffer.from([1, 2, 3]), Buffer.from([4, 5])], [Buffer.from('é'), Buffer.from('ü')]])
   })
 
+  test('the tree owns its bytes; callers own returned buffers', {}, async (t, tree) => {
+    const key = Buffer.from('key-1')
+    const value = Buffer.from('value-1')
+    await tree.put(key, value)
+    key.write('KEY')
+    value.write('VAL')
+    t.same(tree.get('key-1'), bytes('value-1'), 'mutating the put arguments afterwards changes nothing')
+    const got = tree.get('key-1')!
+    got.write('XXXXX')
+    t.same(tree.get('key-1'), bytes('value-1'), 'mutating a returned value changes nothing')
+    const [entry] = tree.iterator().all()
+    entry?.[0].write('ZZZ')
+    t.same(tree.iterator().all(), [[bytes('key-1'), bytes('value-1')]], 'mutating a returned key changes nothing')
+    const backing = Buffer.from('__key-2__')
+    await tree.put(backing.subarray(2, 7), backing.subarray(1, 3))
+    t.same(tree.get(new Uint8Array(Buffer.from('key-2'))), bytes('_k'), 'views with an offset are read at their offset')
+  })
+
   test('missing key => undefined', {}, async (t, tree) => {
     t.equal(tree.get('nothing'), undefined, 'empty tree')
     await tree.put('b', 'x')

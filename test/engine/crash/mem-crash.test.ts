@@ -51,6 +51,8 @@ const BASE_OPTIONS: TreeOptions = {
 }
 /** Point reads of the whole key space cost more than a scan; sampling keeps the file fast. */
 const POINT_READS_EVERY = 5
+/** Every RECHECK_EVERY-th crash state is also written to, closed and recovered a second time. */
+const RECHECK_EVERY = 13
 /** File-system calls that change what a killed process leaves behind. */
 const MUTATING_OPS = new Set(['create', 'append', 'rename', 'link', 'remove', 'removeAll', 'mkdirp'])
 
@@ -73,17 +75,35 @@ interface Harness {
   fault: FaultVfs
   log: WriteLog
   points: CrashPoint[]
+  fingerprints: Set<string>
 }
 
 function newHarness(): Harness {
   const mem = new MemVfs()
   const hook = new HookVfs(mem)
-  return { mem, hook, fault: new FaultVfs(hook), log: new WriteLog(), points: [] }
+  return { mem, hook, fault: new FaultVfs(hook), log: new WriteLog(), points: [], fingerprints: new Set() }
 }
 
+/**
+ * Records a crash state, unless an identical one (same file sizes, same issued and acked
+ * counts) was recorded already: a power loss right after a sync and right before the next one
+ * often leave the same bytes. Sizes identify a state because clones are deterministic prefixes.
+ */
 function capture(h: Harness, label: string, vfs: MemVfs, keepsAcked = true): void {
+  const sizes = [...h.hook.knownPaths].map((path) => `${path}:${fileSize(vfs, path)}`).join(',')
+  const fingerprint = `${h.log.issued}/${h.log.acked}/${keepsAcked}/${sizes}`
+  if (h.fingerprints.has(fingerprint)) return
+  h.fingerprints.add(fingerprint)
   const pointReads = h.points.length % POINT_READS_EVERY === 0
   h.points.push({ label, vfs, issued: h.log.issued, acked: h.log.acked, keepsAcked, pointReads })
+}
+
+function fileSize(vfs: MemVfs, path: string): number {
+  try {
+    return vfs.fileData(path).length
+  } catch {
+    return -1
+  }
 }
 
 /** Opens, runs and closes the workload; the hooks capture crash states on the way. */
@@ -210,9 +230,12 @@ t.test('power loss at every sync point, sync always', async (t) => {
   const counted = h.fault.count('sync') + h.fault.count('syncDir')
   t.equal(syncPoints, counted, 'every sync and syncDir of the FaultVfs is a captured sync point')
   t.ok(h.log.acked === writesOf(steps).length && h.log.failures.size === 0, 'the workload itself succeeded')
-  t.ok(counted >= writeCount, `at least one sync per write (${counted} sync points)`)
-  const checked = await checkAll(t, h, steps, options, 7)
-  t.equal(checked, 3 * counted, `checked ${checked} crash states`)
+  const writeSteps = steps.filter((s) => s.kind === 'writes').length
+  t.ok(counted >= writeSteps, `at least one sync per group of concurrent writes (${counted} sync points, ${writeSteps} groups)`)
+  const startedMs = performance.now()
+  const checked = await checkAll(t, h, steps, options, RECHECK_EVERY)
+  t.comment(`verified in ${Math.round(performance.now() - startedMs)} ms`)
+  t.ok(checked >= counted, `checked ${checked} distinct crash states (of ${3 * counted} captures)`)
 })
 
 t.test('killed process at every mutating call, sync none: every resolved write survives', async (t) => {
@@ -231,13 +254,18 @@ t.test('killed process at every mutating call, sync none: every resolved write s
       capture(h, `seed ${seed >>> 0} power loss before call ${calls} (${op} ${path})`, h.mem.crashClone({ seed: calls }), false)
     }
     if (!MUTATING_OPS.has(op)) return
+    // A kill between two block appends of a table being built leaves an unreferenced partial
+    // table, like a kill before its first append: one such state per table is enough.
+    if (op === 'append' && path.endsWith('.sst')) return
     capture(h, `seed ${seed >>> 0} kill before call ${calls} (${op} ${path})`, killCopy(h.mem, h.hook.knownPaths))
   }
   await runWorkload(h, steps, options)
   h.fault.onOp = undefined
   capture(h, `seed ${seed >>> 0} kill after close`, killCopy(h.mem, h.hook.knownPaths))
   t.ok(h.log.acked === writesOf(steps).length && h.log.failures.size === 0, 'the workload itself succeeded')
-  const checked = await checkAll(t, h, steps, options, 11)
+  const startedMs = performance.now()
+  const checked = await checkAll(t, h, steps, options, RECHECK_EVERY)
+  t.comment(`verified in ${Math.round(performance.now() - startedMs)} ms`)
   t.ok(checked > writeCount, `checked ${checked} crash states`)
 })
 

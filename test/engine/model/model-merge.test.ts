@@ -223,6 +223,7 @@ for (const operator of ['counter', 'append', 'max'] as const) {
     try {
       const summary = await runModel({
         seed: runSeed,
+        replaySeed: seed,
         steps: Math.round(1500 * scale),
         phases: 10,
         keyCount: 8,

@@ -6,8 +6,9 @@
  * compact() and close()+reopen — every read compared with the brute-force TreeModel.
  *
  * Options are tiny (4-16 KiB memtables, 256-byte blocks, 4 KiB tables) so memtables rotate and
- * tables multiply. The seed is printed; replay with STRATA_SEED=<seed>. STRATA_TEST_SCALE=20
- * is the long soak.
+ * tables multiply. The seed is printed; replay with STRATA_SEED=<seed>. The long soak:
+ *   STRATA_TEST_SCALE=20 npx tap --timeout=0 test/engine/model/model.test.ts
+ * (a failing run prints its seed and the last actions; save it as regression-<bug>.test.ts).
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -56,6 +57,7 @@ t.test('MemVfs, counter operator, no compression', async (t) => {
   t.comment(`options: memtableBytes=${options.memtableBytes}`)
   const summary = await check(t, 'counter/mem', {
     seed: runSeed,
+    replaySeed: seed,
     steps: Math.round(3000 * scale),
     phases: 12,
     keyCount: 60,
@@ -80,6 +82,7 @@ t.test('MemVfs, append operator, zstd, bloom filters off', async (t) => {
   t.comment(`options: memtableBytes=${options.memtableBytes}`)
   const summary = await check(t, 'append/zstd/mem', {
     seed: runSeed,
+    replaySeed: seed,
     steps: Math.round(2500 * scale),
     phases: 10,
     keyCount: 150,
@@ -96,6 +99,7 @@ t.test('MemVfs, no merge operator, sync none, 200 keys', async (t) => {
   t.comment(`options: memtableBytes=${options.memtableBytes}`)
   await check(t, 'plain/mem', {
     seed: runSeed,
+    replaySeed: seed,
     steps: Math.round(2000 * scale),
     phases: 8,
     keyCount: 200,
@@ -110,6 +114,7 @@ t.test('NodeVfs in a temp dir, counter operator', async (t) => {
   const options: TreeOptions = { ...SMALL, vfs: nodeVfs, sync: 'none', mergeOperator: 'counter', memtableBytes: 8192 }
   await check(t, 'counter/node', {
     seed: runSeed,
+    replaySeed: seed,
     steps: Math.round(800 * scale),
     phases: 5,
     keyCount: 50,
