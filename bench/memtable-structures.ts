@@ -270,23 +270,33 @@ function median(values: number[]): number {
   return sorted[sorted.length >>> 1] as number
 }
 
-function runParent(entries: number, runs: number, only: string[]): void {
+function runChildProcess(name: string, entries: number): Result {
   const self = fileURLToPath(import.meta.url)
+  const child = spawnSync(process.execPath, ['--expose-gc', self, '--child', name, String(entries)], {
+    encoding: 'utf8', maxBuffer: 1 << 20,
+  })
+  if (child.status !== 0) throw new Error(`${name} failed: ${child.stderr}`)
+  return JSON.parse(child.stdout) as Result
+}
+
+/** Runs are interleaved (a, b, c, a, b, c, ...) so that load from other processes on the
+ *  machine hits every candidate alike; the table shows the median of the runs. */
+function runParent(entries: number, runs: number, only: string[]): void {
+  const names = Object.keys(CANDIDATES).filter((n) => only.length === 0 || only.includes(n))
+  const results = new Map<string, Result[]>(names.map((n) => [n, []]))
+  for (let run = 0; run < runs; run++) {
+    for (const name of names) {
+      // The naive baseline is quadratic: measure it at a tenth of the size at most.
+      const size = name === 'sorted-array' ? Math.min(entries, 100_000) : entries
+      results.get(name)?.push(runChildProcess(name, size))
+    }
+  }
   console.log(`| structure | entries | random insert/s | sequential insert/s | lookup/s | scan entries/s | heap B/entry |`)
   console.log(`|---|---:|---:|---:|---:|---:|---:|`)
-  for (const name of Object.keys(CANDIDATES).filter((n) => only.length === 0 || only.includes(n))) {
-    // The naive baseline is quadratic: measure it at a tenth of the size.
-    const size = name === 'sorted-array' ? Math.min(entries, 100_000) : entries
-    const results: Result[] = []
-    for (let run = 0; run < runs; run++) {
-      const child = spawnSync(process.execPath, ['--expose-gc', self, '--child', name, String(size)], {
-        encoding: 'utf8', maxBuffer: 1 << 20,
-      })
-      if (child.status !== 0) throw new Error(`${name} failed: ${child.stderr}`)
-      results.push(JSON.parse(child.stdout) as Result)
-    }
+  for (const name of names) {
+    const runsOf = results.get(name) ?? []
     const pick = (field: keyof Omit<Result, 'name'>): string =>
-      median(results.map((r) => r[field])).toLocaleString('en-US')
+      median(runsOf.map((r) => r[field])).toLocaleString('en-US')
     console.log(`| ${name} | ${pick('entries')} | ${pick('randomInsertsPerSecond')} | ` +
       `${pick('sequentialInsertsPerSecond')} | ${pick('lookupsPerSecond')} | ` +
       `${pick('scanEntriesPerSecond')} | ${pick('heapBytesPerEntry')} |`)

@@ -45,6 +45,9 @@ export interface TreeOptions {
   blockCacheBytes?: number
   /** Create the tree if it does not exist (default true). */
   createIfMissing?: boolean
+  /** Worker threads for flush and compaction; 0 runs them on the main thread. Workers are used
+   *  only with the node Vfs and a built-in merge operator. */
+  backgroundThreads?: number
 }
 
 export interface ResolvedOptions {
@@ -59,6 +62,7 @@ export interface ResolvedOptions {
   filterBitsPerKey: number
   blockCacheBytes: number
   createIfMissing: boolean
+  backgroundThreads: number
 }
 
 export const DEFAULTS = {
@@ -71,6 +75,7 @@ export const DEFAULTS = {
   filterBitsPerKey: 10,
   blockCacheBytes: 64 * 1024 * 1024,
   createIfMissing: true,
+  backgroundThreads: 1,
 } as const
 
 export function checkRange(name: string, value: number, min: number, max: number): number {

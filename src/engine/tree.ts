@@ -18,7 +18,9 @@ import { copyBytes, prefixSuccessor, toBuffer } from './base/bytes.js'
 import { KeyKind } from './base/internal-key.js'
 import { BlockCache } from './cache/block-cache.js'
 import { TableCache, type OpenTable } from './cache/table-cache.js'
-import { compactTables, flushMemtable, type JobContext } from './compaction/jobs.js'
+import { encodeEntryStream } from './compaction/entry-stream.js'
+import type { JobCommon } from './compaction/job.js'
+import { InlineRunner, WorkerRunner, type JobRunner } from './compaction/job-runner.js'
 import { StrataError, ErrorCode, invalidArgument } from './errors.js'
 import { FileReferences } from './file-references.js'
 import { tableFileName, walFileName } from './filenames.js'
@@ -35,10 +37,11 @@ import type { ReadView } from './read-view.js'
 import { recoverTree, removeObsoleteFiles } from './recovery.js'
 import { SnapshotList, closedError, type Snapshot } from './snapshots.js'
 import type { Version } from './version/version.js'
+import type { TableMeta } from './version/file-metadata.js'
 import type { VersionEdit } from './version/version-edit.js'
 import type { VersionSet } from './version/version-set.js'
 import type { FileLock } from './vfs/vfs.js'
-import { nodeVfs } from './vfs/node-vfs.js'
+import { NodeVfs, nodeVfs } from './vfs/node-vfs.js'
 import { batchRecordBytes, type BatchOp } from './wal/batch-record.js'
 import { RECORD_BYTES_MAX } from './wal/format.js'
 import { CommitPipeline, type CommitHost } from './wal/commit-pipeline.js'
@@ -79,6 +82,7 @@ function resolveOptions(options: TreeOptions): ResolvedOptions {
     filterBitsPerKey: checkRange('filterBitsPerKey', options.filterBitsPerKey ?? DEFAULTS.filterBitsPerKey, 0, 32),
     blockCacheBytes: checkRange('blockCacheBytes', options.blockCacheBytes ?? DEFAULTS.blockCacheBytes, 0, 2 ** 40),
     createIfMissing: options.createIfMissing ?? DEFAULTS.createIfMissing,
+    backgroundThreads: checkRange('backgroundThreads', options.backgroundThreads ?? DEFAULTS.backgroundThreads, 0, 16),
   }
 }
 
@@ -116,6 +120,19 @@ export class Tree {
     this.refs.ref(versions.current)
     this.view = { active: new Memtable(), immutables: [], version: versions.current }
     this.pipeline = new CommitPipeline(this.commitHost(), init.lastSeqno)
+    this.runner = Tree.chooseRunner(options, () => versions.newFileNumber())
+  }
+
+  private readonly runner: JobRunner
+
+  /** Workers need the node Vfs and a built-in (or no) merge operator; else jobs run inline. */
+  private static chooseRunner(options: ResolvedOptions, newFileNumber: () => number): JobRunner {
+    const op = options.mergeOperator
+    const builtin = op === undefined || resolveMergeOperator(op.name) === op
+    if (options.vfs instanceof NodeVfs && builtin && options.backgroundThreads > 0) {
+      return new WorkerRunner(options.backgroundThreads, newFileNumber)
+    }
+    return new InlineRunner(options.vfs, newFileNumber, op)
   }
 
   /** Opens (and by default creates) the tree at `path`. */
@@ -315,8 +332,10 @@ export class Tree {
     this.refs.ref(version)
     try {
       const visibleAtStart = this.visibleSeqno
-      const outputs = await compactTables(this.jobContext(), {
-        tables: inputs.map((t) => this.tables.get(t.id)),
+      const { tables: outputs } = await this.runner.run({
+        type: 'compact',
+        ...this.jobCommon(),
+        inputs: inputs.map((t) => ({ id: t.id, level: t.level })),
         outputLevel: LEVEL_COUNT - 1,
         bottommost: true,
         snapshots: this.snapshots.seqnos(),
@@ -339,13 +358,11 @@ export class Tree {
     }
   }
 
-  private jobContext(): JobContext {
+  private jobCommon(): JobCommon {
     return {
-      vfs: this.options.vfs,
       dir: this.path,
       tableBytes: this.options.tableBytes,
-      newFileNumber: () => this.versions.newFileNumber(),
-      mergeOperator: this.options.mergeOperator,
+      mergeOperatorName: this.options.mergeOperator?.name ?? null,
       builder: {
         blockBytes: this.options.blockBytes,
         compression: this.options.compression,
@@ -389,7 +406,12 @@ export class Tree {
 
   /** Writes `mem` to level 0 and installs it, advancing the WAL log number past it. */
   private async installFlush(mem: Memtable, lastSeqno: number): Promise<void> {
-    const meta = await flushMemtable(this.jobContext(), mem)
+    let meta: TableMeta | undefined
+    if (!mem.isEmpty) {
+      const entries = await encodeEntryStream(mem.newIterator(), mem.approximateBytes)
+      const result = await this.runner.run({ type: 'flush', ...this.jobCommon(), entries, tombstones: [...mem.rangeTombstones()] })
+      meta = result.tables[0]
+    }
     if (meta) {
       await this.tables.open(meta.id)
       await this.options.vfs.syncDir(this.path)
@@ -513,6 +535,7 @@ export class Tree {
     if (!this.backgroundError) await this.wal.sync().catch((e) => this.setBackgroundError(e))
     await this.wal.close()
     await Promise.all([...this.pendingDeletes])
+    await this.runner.close()
     await this.tables.closeAll()
     await this.versions.close()
     await this.lock.release()

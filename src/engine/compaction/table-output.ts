@@ -23,7 +23,7 @@ export interface TableOutputOptions {
   level: number
   targetBytes: number
   builder: TableBuilderOptions
-  newFileNumber: () => number
+  newFileNumber: () => number | Promise<number>
 }
 
 export class TableOutput {
@@ -87,7 +87,7 @@ export class TableOutput {
 
   private async openTable(): Promise<void> {
     assert(this.builder === undefined, 'a table is already open')
-    const id = this.options.newFileNumber()
+    const id = await this.options.newFileNumber()
     const name = tableFileName(id)
     const file = await this.options.vfs.create(`${this.options.dir}/${name}`)
     this.created.push(id)

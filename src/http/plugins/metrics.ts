@@ -15,7 +15,7 @@
  * - Engine figures are read at scrape time (collect), never cached between scrapes; one scrape
  *   reads each tree's stats() once (memoised for the current turn of the event loop).
  */
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { TreeStats } from '../../engine/index.js'
 
@@ -40,6 +40,17 @@ export interface AppMetrics {
   forgetTree(tree: string): void
   /** Sets where the per-tree engine gauges read from (routes/service.ts binds the catalog). */
   setTreeSource(source: TreeStatsSource): void
+  /** Every route registered after this plugin (the openapi sync test compares them with the document). */
+  routes(): readonly RouteInfo[]
+}
+
+/** A registered route, as the onRoute hook saw it (automatic HEAD routes of GETs included). */
+export interface RouteInfo {
+  method: string
+  /** Fastify syntax: `/v1/trees/:tree`. */
+  url: string
+  /** `config.role` (plugins/auth.ts), if the route set one. */
+  role: string | undefined
 }
 
 export interface MetricsPluginOptions {
@@ -128,7 +139,13 @@ function routeLabel(request: FastifyRequest): string {
   return request.routeOptions.url ?? UNMATCHED_ROUTE
 }
 
-function createMetrics(options: MetricsPluginOptions): { metrics: AppMetrics; onResponse: (request: FastifyRequest, reply: FastifyReply) => void } {
+interface MetricsParts {
+  metrics: AppMetrics
+  onResponse: (request: FastifyRequest, reply: FastifyReply) => void
+  onRoute: (route: RouteOptions) => void
+}
+
+function createMetrics(options: MetricsPluginOptions): MetricsParts {
   const registry = new Registry()
   if (options.processMetrics !== false) collectDefaultMetrics({ register: registry })
   const requests = new Counter({
@@ -143,6 +160,7 @@ function createMetrics(options: MetricsPluginOptions): { metrics: AppMetrics; on
   const writes = new Counter({ name: 'strata_tree_writes_total', help: 'Write requests applied, by tree', labelNames: ['tree'], registers: [registry] })
   let source: TreeStatsSource | undefined
   registerTreeFigures(registry, memoisedFigures(() => source))
+  const routes: RouteInfo[] = []
 
   const metrics: AppMetrics = {
     registry,
@@ -153,18 +171,24 @@ function createMetrics(options: MetricsPluginOptions): { metrics: AppMetrics; on
       writes.remove({ tree })
     },
     setTreeSource(next) { source = next },
+    routes: () => routes,
   }
   const onResponse = (request: FastifyRequest, reply: FastifyReply): void => {
     const route = routeLabel(request)
     requests.inc({ method: request.method, route, status: String(reply.statusCode) })
     durations.observe({ method: request.method, route }, reply.elapsedTime / 1000)
   }
-  return { metrics, onResponse }
+  const onRoute = (route: RouteOptions): void => {
+    const role = (route.config as { role?: unknown } | undefined)?.role
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url, role: typeof role === 'string' ? role : undefined })
+  }
+  return { metrics, onResponse, onRoute }
 }
 
 async function metricsPluginImpl(app: FastifyInstance, options: MetricsPluginOptions): Promise<void> {
-  const { metrics, onResponse } = createMetrics(options)
+  const { metrics, onResponse, onRoute } = createMetrics(options)
   app.decorate('metrics', metrics)
+  app.addHook('onRoute', onRoute)
   app.addHook('onResponse', async (request, reply) => onResponse(request, reply))
 }
 

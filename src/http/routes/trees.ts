@@ -109,7 +109,7 @@ export const treeRoutes: FastifyPluginAsync = async (app: FastifyInstance) => {
     }
     app.snapshots.releaseTree(name)
     app.metrics.forgetTree(name)
-    reply.code(204)
+    return reply.code(204).send()
   })
 
   app.post<{ Params: TreeParams }>('/v1/trees/:tree/flush', { schema: flushTreeSchema, config: { role: 'write' } }, async (request) => {

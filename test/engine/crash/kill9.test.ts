@@ -1,8 +1,7 @@
 /**
- * kill -9 on the real file system: a child process (test/fixtures/crash-writer.ts, run with
- * this process's execArgv so tap's TypeScript loader runs it from source) opens a tree on
- * NodeVfs with sync 'always' and runs concurrent writers, printing one line per acknowledged
- * write. The parent SIGKILLs it after a random 50-400 ms, reopens the tree and checks:
+ * kill -9 on the real file system: a child process (test/fixtures/crash-writer.ts) opens a
+ * tree on NodeVfs with sync 'always' and runs concurrent writers, printing one line per
+ * acknowledged write. The parent SIGKILLs it after a random 50-400 ms, reopens the tree and checks:
  * - every acknowledged put and batch is there with its exact value;
  * - no batch is half-applied (all of its keys and its marker, or none of them);
  * - while the child holds the tree, an open in the parent is LOCKED; after the kill the stale
@@ -10,21 +9,32 @@
  * Cycles repeat on the SAME directory, each continuing the key space, and every cycle checks
  * the acknowledged writes of all earlier cycles again.
  *
+ * How the child runs TypeScript: spawning `node` with this process's execArgv (tap's ts-node
+ * loader) works, but ts-node compiles the whole engine again in every child (~3.5 s of CPU
+ * each), too slow for 8 cycles. So the test transpiles the engine and the fixture ONCE with the
+ * TypeScript compiler (transpileModule: types erased, nothing else changes, as ts-node's
+ * transpile-only mode does) into a temp dir and spawns plain `node` on the result.
+ * STRATA_KILL9_LOADER=execargv switches back to the loader (slow, for checking the two agree).
+ *
  *   STRATA_SEED=<n> replays the kill delays; STRATA_TEST_SCALE=<k> multiplies the cycles.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 import t, { type Test } from 'tap'
+import ts from 'typescript'
 
 import { Tree, nodeVfs } from '../../../src/engine/index.js'
 import { caught, crashWriterBatchKeys, crashWriterValue, describeError } from '../../helpers/crash-tools.js'
 import { Prng, testScale, testSeed } from '../../helpers/prng.js'
 
-const FIXTURE = fileURLToPath(new URL('../../fixtures/crash-writer.ts', import.meta.url))
+const REPO = fileURLToPath(new URL('../../../', import.meta.url))
+const FIXTURE = join(REPO, 'test/fixtures/crash-writer.ts')
+/** What the child imports, transpiled for it: the engine, the fixture and its helpers. */
+const CHILD_SOURCES = ['src/engine', 'test/fixtures/crash-writer.ts', 'test/helpers/crash-tools.ts', 'test/helpers/prng.ts']
 /** Cycles at CI size. */
 const CYCLES_AT_CI_SIZE = 8
 const WRITERS = 4
@@ -46,8 +56,37 @@ interface Child {
   stderr: () => string
 }
 
-function startChild(dir: string, cycle: number): Child {
-  const child = spawn(process.execPath, [...process.execArgv, FIXTURE, dir, String(cycle), String(WRITERS)], {
+function typeScriptFiles(path: string): string[] {
+  if (path.endsWith('.ts')) return [path]
+  return readdirSync(path, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() || entry.name.endsWith('.ts') ? typeScriptFiles(join(path, entry.name)) : [],
+  )
+}
+
+/** Transpiles CHILD_SOURCES into `outDir` (same relative layout, .js); returns the fixture. */
+function transpileChild(outDir: string): string {
+  for (const file of CHILD_SOURCES.flatMap((source) => typeScriptFiles(join(REPO, source)))) {
+    const output = ts.transpileModule(readFileSync(file, 'utf8'), {
+      fileName: file,
+      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+    })
+    const target = join(outDir, relative(REPO, file)).replace(/\.ts$/, '.js')
+    mkdirSync(dirname(target), { recursive: true })
+    writeFileSync(target, output.outputText)
+  }
+  writeFileSync(join(outDir, 'package.json'), JSON.stringify({ type: 'module' }))
+  symlinkSync(join(REPO, 'node_modules'), join(outDir, 'node_modules'), 'dir')
+  return join(outDir, 'test/fixtures/crash-writer.js')
+}
+
+/** The command line that runs the crash writer. */
+function childCommand(workDir: string): string[] {
+  if (process.env['STRATA_KILL9_LOADER'] === 'execargv') return [...process.execArgv, FIXTURE]
+  return [transpileChild(join(workDir, 'child'))]
+}
+
+function startChild(command: readonly string[], dir: string, cycle: number): Child {
+  const child = spawn(process.execPath, [...command, dir, String(cycle), String(WRITERS)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const acks: Acks = { puts: [], batches: [] }
@@ -109,11 +148,13 @@ t.test('SIGKILL during writes, flushes and compactions loses no acknowledged wri
   const cycles = Math.round(CYCLES_AT_CI_SIZE * testScale())
   t.comment(`seed ${seed} (STRATA_SEED=${seed} replays the kill delays), ${cycles} cycles`)
   const prng = new Prng(seed)
-  const dir = mkdtempSync(join(tmpdir(), 'strata-kill9-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const workDir = mkdtempSync(join(tmpdir(), 'strata-kill9-'))
+  t.teardown(() => rmSync(workDir, { recursive: true, force: true }))
+  const command = childCommand(workDir)
+  const dir = join(workDir, 'tree')
   const allAcks: Acks = { puts: [], batches: [] }
   for (let cycle = 0; cycle < cycles; cycle++) {
-    const child = startChild(dir, cycle)
+    const child = startChild(command, dir, cycle)
     try {
       await within(Promise.race([child.ready, child.closed.then(() => Promise.reject(new Error('child exited')))]), READY_TIMEOUT_MS, 'child ready')
     } catch (error) {

@@ -1,0 +1,92 @@
+/**
+ * buildServer(options): the Fastify app of the Strata service, without listening (server.ts
+ * listens; tests use app.inject()). It opens the Catalog of `dataDir` first (so a locked data
+ * directory fails here, before anything is served) and closes it in an onClose hook.
+ *
+ * Registration order: metrics (first: its onResponse hook sees every answer), error handling,
+ * catalog and snapshot registry, auth, then the service routes and the /v1 routes.
+ *
+ * Fastify configuration, and why:
+ * - Ajv with coerceTypes false (API.md: `{"key": 5}` is a 400, never coerced), no defaults, no
+ *   removal of extra fields, and discriminator on (batch ops by `type`).
+ * - rewriteUrl: the key segment of key routes becomes a placeholder before routing, because
+ *   find-my-way cannot route `%FF` (see encoding.ts); handlers decode request.originalUrl.
+ * - frameworkErrors: bad URLs and over-long parameters answer in the registry's shape, without
+ *   echoing the URL (it may hold key bytes).
+ * - bodyLimit: ServerOptions.bodyLimitBytes (413 BODY_TOO_LARGE past it).
+ * - maxHeaderSize REQUEST_HEAD_BYTES_MAX: the longest key fits in a path, a cursor in a query.
+ * - Request ids: `X-Request-Id` from the client if present, else a random UUID; echoed back.
+ */
+import { randomUUID } from 'node:crypto'
+
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+
+import { Catalog } from '../engine/catalog.js' // TODO(lead): via index.ts
+import { keyPathRewrite } from './encoding.js'
+import { REQUEST_HEAD_BYTES_MAX, SNAPSHOT_PINS_PER_TREE_MAX, SNAPSHOT_SWEEP_INTERVAL_MS, resolveServerOptions, type ServerOptions } from './options.js'
+import { authPlugin } from './plugins/auth.js'
+import { catalogPlugin } from './plugins/catalog.js'
+import { errorHandlerPlugin, frameworkErrorHandler } from './plugins/error-handler.js'
+import { metricsPlugin } from './plugins/metrics.js'
+import { batchRoutes } from './routes/batch.js'
+import { keyRoutes } from './routes/keys.js'
+import { scanRoutes } from './routes/scan.js'
+import { serviceRoutes } from './routes/service.js'
+import { snapshotRoutes } from './routes/snapshots.js'
+import { treeRoutes } from './routes/trees.js'
+import { SnapshotRegistry } from './snapshot-registry.js'
+
+export type { ServerOptions } from './options.js'
+
+/** Header carrying the request id, in and out. */
+export const REQUEST_ID_HEADER = 'x-request-id'
+
+function fastifyOptions(resolved: ReturnType<typeof resolveServerOptions>): FastifyServerOptions {
+  const base: FastifyServerOptions = {
+    logger: resolved.logger,
+    bodyLimit: resolved.bodyLimitBytes,
+    requestIdHeader: REQUEST_ID_HEADER,
+    genReqId: () => randomUUID(),
+    exposeHeadRoutes: true,
+    rewriteUrl: (request) => keyPathRewrite(request.url ?? '/'),
+    frameworkErrors: frameworkErrorHandler,
+    ajv: { customOptions: { coerceTypes: false, useDefaults: false, removeAdditional: false, allErrors: false, discriminator: true } },
+  }
+  // `http`/`https` are the node server options (FastifyServerOptions' type omits them).
+  const server = resolved.https === undefined
+    ? { http: { maxHeaderSize: REQUEST_HEAD_BYTES_MAX } }
+    : { https: { ...resolved.https, maxHeaderSize: REQUEST_HEAD_BYTES_MAX } }
+  return { ...base, ...server } as FastifyServerOptions
+}
+
+export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
+  const resolved = resolveServerOptions(options)
+  const catalog = await Catalog.open(resolved.dataDir, {
+    defaults: { sync: resolved.sync, ...resolved.treeDefaults },
+    ...(resolved.vfs === undefined ? {} : { vfs: resolved.vfs }),
+  })
+  const snapshots = new SnapshotRegistry({ now: resolved.now, pinsPerTreeMax: SNAPSHOT_PINS_PER_TREE_MAX, sweepIntervalMs: SNAPSHOT_SWEEP_INTERVAL_MS })
+  let app: FastifyInstance | undefined
+  try {
+    app = Fastify(fastifyOptions(resolved)) as unknown as FastifyInstance
+    await app.register(metricsPlugin)
+    await app.register(errorHandlerPlugin)
+    await app.register(catalogPlugin, { catalog, snapshots })
+    app.addHook('onRequest', async (request, reply) => {
+      reply.header(REQUEST_ID_HEADER, request.id)
+    })
+    await app.register(authPlugin, { tokens: resolved.tokens })
+    await app.register(serviceRoutes, { catalog })
+    await app.register(treeRoutes)
+    await app.register(keyRoutes)
+    await app.register(batchRoutes)
+    await app.register(scanRoutes, { cursorTtlSeconds: resolved.cursorTtlSeconds })
+    await app.register(snapshotRoutes, { ttlSecondsDefault: resolved.snapshotTtlSecondsDefault, ttlSecondsMax: resolved.snapshotTtlSecondsMax })
+    return app
+  } catch (error) {
+    if (app !== undefined) await app.close().catch(() => undefined)
+    snapshots.close()
+    await catalog.close().catch(() => undefined)
+    throw error
+  }
+}
