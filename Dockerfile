@@ -35,6 +35,8 @@ EXPOSE 7070
 # No curl in the slim image: Node's own fetch asks /healthz.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:7070/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# SIGTERM (docker stop) shuts down gracefully: in-flight requests finish, every tree is closed.
+# SIGTERM (docker stop) shuts down gracefully: in-flight requests finish (25 s at most), then
+# every tree is closed. `docker stop` waits 10 s by default: `docker stop -t 30` gives it room.
+# A SIGKILL loses nothing acknowledged (sync always), it only skips the clean close.
 STOPSIGNAL SIGTERM
 CMD ["node", "dist/cli/main.js", "serve", "--data", "/data", "--host", "0.0.0.0", "--port", "7070", "--tokens", "/run/secrets/strata-tokens.json"]

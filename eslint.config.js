@@ -4,7 +4,7 @@
 import tseslint from 'typescript-eslint'
 
 const engineInternals = {
-  group: ['**/engine/*/**', '**/engine/!(index).js', '**/engine/!(index)'],
+  regex: '(^|/)engine/(?!index(\\.js)?$)',
   message: 'Import the engine only through src/engine/index.ts (DESIGN.md layering).',
 }
 const fsImports = {

@@ -137,13 +137,13 @@ export function formatReport(header: ReportHeader, summaries: readonly Summary[]
     rows.push(rowCells(s, previous, markdown))
     previous = s.workload
   }
-  const out = [header.title, ...header.lines, '']
+  const out = markdown ? [`**${header.title}**`, '', ...header.lines.map((l) => `- ${l}`), ''] : [header.title, ...header.lines, '']
   out.push(...(markdown ? markdownTable(rows) : textTable(rows)), '')
   out.push(`ops/s: median over runs; latency: per op, sampled every ${SAMPLE_EVERY}th op (median of the runs);`)
   out.push('peak RSS: process maxRSS at the end of the run; disk: database directory right after the timed part.')
   out.push(`readrandom: each engine's primary point read (a sync loop for a sync get, else ${CONCURRENCY} promises`)
   out.push('in flight); readrandom-sync: a synchronous read on every engine.')
   out.push('')
-  for (const [engine, apis] of header.apis) out.push(`${engine}: ${apis}`)
+  for (const [engine, apis] of header.apis) out.push(markdown ? `- ${engine}: ${apis}` : `${engine}: ${apis}`)
   return out
 }

@@ -269,14 +269,25 @@ async function loadAll(engine: BenchEngine, spec: RunSpec): Promise<void> {
   }
 }
 
+/** Bytes of the files under `dir`. The engine is open, so a file may vanish (an obsolete table
+ *  or log removed by a background compaction) between readdir and stat: it counts 0. */
 async function directoryBytes(dir: string): Promise<number> {
   let total = 0
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name)
     if (entry.isDirectory()) total += await directoryBytes(path)
-    else if (entry.isFile()) total += (await stat(path)).size
+    else if (entry.isFile()) total += await fileBytes(path)
   }
   return total
+}
+
+async function fileBytes(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0
+    throw error
+  }
 }
 
 function percentileUs(sortedNs: Float64Array, fraction: number): number | undefined {

@@ -22,7 +22,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, existsSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { cpus, tmpdir } from 'node:os'
+import { cpus, loadavg, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -38,6 +38,8 @@ const SCAN_ITEMS = 100
 /** Keys loaded for the scan run (more than one page, so the scan has a cursor to make). */
 const SCAN_KEYS = 1_000
 const TREE = 'bench'
+/** Unmeasured seconds before each run: connections open, JIT and caches warm. */
+const WARMUP_SECONDS = 1
 /** Seconds the fsync probe runs. */
 const FSYNC_PROBE_SECONDS = 3
 const CLI = join(repoRoot(), 'dist/cli/main.js')
@@ -150,6 +152,7 @@ async function load(url: string): Promise<void> {
 }
 
 async function measure(name: string, options: AutocannonOptions): Promise<BenchRow> {
+  await autocannon({ ...options, duration: WARMUP_SECONDS })
   const result = await autocannon(options)
   const completed = result.totalCompletedRequests ?? result.requests.total
   return {
@@ -192,7 +195,8 @@ function formatTable(rows: BenchRow[], fsyncsPerSecond: number, compactions: num
   lines.push(`disk alone: ${Math.round(fsyncsPerSecond)} fsyncs/s (${VALUE_BYTES}-byte append + fsync, one file, ${FSYNC_PROBE_SECONDS} s)`)
   if (put !== undefined) lines.push(`PUT/s / fsyncs/s = ${(put.requestsPerSecond / fsyncsPerSecond).toFixed(1)}x (group commit)`)
   lines.push(`compactions during 'GET during compaction': ${compactions}`)
-  lines.push(`${config.connections} connections, ${config.durationSeconds} s per run, server --log-level ${config.logLevel}, ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}`)
+  lines.push(`${config.connections} connections, ${config.durationSeconds} s per run after ${WARMUP_SECONDS} s of warm-up, server --log-level ${config.logLevel}`)
+  lines.push(`${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end, Node ${process.version}`)
   return lines
 }
 

@@ -12,7 +12,7 @@
  * Output: logs are JSON lines on stdout (pino, with request ids); this file writes the help on
  * stdout and one human line on stderr once listening: `strata: listening on <url> ...`.
  */
-import { ServeRefusedError, startServer } from '../http/server.js'
+import type { RunningServer } from '../http/server.js'
 import { COMMANDS, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, mainHelp, serveHelp } from './help.js'
 import { UsageError, parseServeArgs, type ServeConfig } from './serve-config.js'
 
@@ -48,7 +48,9 @@ async function main(argv: readonly string[]): Promise<number> {
 }
 
 async function serve(config: ServeConfig): Promise<number> {
-  let running
+  // Loaded only to serve: --help and flag errors answer without loading the engine.
+  const { startServer } = await import('../http/server.js')
+  let running: RunningServer
   try {
     running = await startServer({
       dataDir: config.dataDir,
@@ -71,7 +73,7 @@ async function serve(config: ServeConfig): Promise<number> {
 }
 
 function startFailure(error: unknown): number {
-  if (error instanceof ServeRefusedError) {
+  if (error instanceof Error && error.name === 'ServeRefusedError') {
     process.stderr.write(`strata: ${error.message}\n`)
     return EXIT_USAGE
   }

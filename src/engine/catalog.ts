@@ -238,7 +238,9 @@ export class Catalog {
     const dir = `${this.dataDir}/${name}`
     try {
       const options = await this.readOptions(dir)
-      const tree = await Tree.open(dir, this.treeOptions(options, false))
+      // createIfMissing: a directory with no CURRENT is a tree never opened (a crash right
+      // after create's rename, or a `mkdir`); the engine refuses one holding stray data files.
+      const tree = await Tree.open(dir, this.treeOptions(options))
       this.trees.set(name, { tree, options })
     } catch (error) {
       if (!isStrataError(error)) throw error
@@ -255,9 +257,9 @@ export class Catalog {
     return decodeTreeOptionsFile(await readWholeFile(this.vfs, path))
   }
 
-  private treeOptions(options: CatalogTreeOptions, create: boolean): TreeOptions {
+  private treeOptions(options: CatalogTreeOptions): TreeOptions {
     const d = this.defaults
-    const out: TreeOptions = { vfs: this.vfs, createIfMissing: create, sync: options.sync ?? d.sync ?? 'always' }
+    const out: TreeOptions = { vfs: this.vfs, createIfMissing: true, sync: options.sync ?? d.sync ?? 'always' }
     if (options.mergeOperator !== undefined) out.mergeOperator = options.mergeOperator
     if (options.compression !== undefined) out.compression = options.compression
     if (options.filterBitsPerKey !== undefined) out.filterBitsPerKey = options.filterBitsPerKey
@@ -328,7 +330,7 @@ export class Catalog {
     }
     let tree: Tree
     try {
-      tree = await Tree.open(dir, this.treeOptions(options, true))
+      tree = await Tree.open(dir, this.treeOptions(options))
     } catch (error) {
       await this.removeDir(dir).catch(() => undefined)
       throw error

@@ -8,6 +8,7 @@ export type { TreeIterator, Entry } from './iterator/user-iterator.js'
 export type { WriteBatch, KeyInput } from './write-batch.js'
 export type { Snapshot } from './snapshots.js'
 export type { TreeStats, LevelStats } from './tree-stats.js'
+export type { CheckpointResult } from './checkpoint.js'
 export type { TreeOptions, SyncPolicy, CompressionName } from './options.js'
 export { KEY_BYTES_MAX, VALUE_BYTES_MAX } from './options.js'
 export { StrataError, ErrorCode, isStrataError, isCorruption } from './errors.js'
@@ -17,3 +18,17 @@ export type { Vfs, ReadableFile, WritableFile, FileLock, FileStat } from './vfs/
 export { NodeVfs, nodeVfs } from './vfs/node-vfs.js'
 export { MemVfs } from './vfs/mem-vfs.js'
 export { FaultVfs } from './vfs/fault-vfs.js'
+export {
+  Catalog,
+  isValidTreeName,
+  TREE_NAME_PATTERN,
+  validateCatalogTreeOptions,
+} from './catalog.js'
+export type {
+  CatalogTreeOptions,
+  CatalogDefaults,
+  CatalogOpenOptions,
+  CatalogEntry,
+  CatalogFailure,
+  MergeOperatorName,
+} from './catalog.js'

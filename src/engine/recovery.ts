@@ -43,9 +43,12 @@ export async function recoverTree(
     versions = await VersionSet.recover(vfs, dir)
   } else {
     if (!createIfMissing) throw new StrataError(ErrorCode.NOT_FOUND, 'no tree exists at the given path')
+    // A manifest without CURRENT is a creation that died before CURRENT was written: nothing
+    // was ever acknowledged, so the tree is created afresh. Tables or WALs without CURRENT are
+    // another matter: data may be there, and we refuse to guess.
     const stray = (await vfs.list(dir)).filter((n) => {
       const t = parseFileName(n)?.type
-      return t === 'table' || t === 'manifest' || t === 'wal'
+      return t === 'table' || t === 'wal'
     })
     if (stray.length > 0) {
       throw new StrataError(ErrorCode.CORRUPTION, `tree directory has ${stray.length} data files but no CURRENT`, { file: 'CURRENT' })
@@ -99,7 +102,7 @@ export async function recoverTree(
 export async function removeObsoleteFiles(
   vfs: Vfs,
   dir: string,
-  live: { tables: Set<number>; logNumber: number; manifest: string },
+  live: { tables: Set<number>; logNumber: number; manifest: string; keepUnreferencedTables: boolean },
 ): Promise<number> {
   let removed = 0
   const liveManifestNumber = parseFileName(live.manifest)?.number ?? 0
@@ -108,7 +111,7 @@ export async function removeObsoleteFiles(
     if (!parsed) continue
     const n = parsed.number ?? -1
     const obsolete =
-      (parsed.type === 'table' && !live.tables.has(n)) ||
+      (parsed.type === 'table' && !live.tables.has(n) && !live.keepUnreferencedTables) ||
       (parsed.type === 'wal' && n < live.logNumber) ||
       (parsed.type === 'manifest' && n < liveManifestNumber) ||
       parsed.type === 'temp'

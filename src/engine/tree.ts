@@ -18,6 +18,7 @@ import { copyBytes, prefixSuccessor, toBuffer } from './base/bytes.js'
 import { KeyKind } from './base/internal-key.js'
 import { BlockCache } from './cache/block-cache.js'
 import { TableCache, type OpenTable } from './cache/table-cache.js'
+import { createCheckpoint, type CheckpointResult } from './checkpoint.js'
 import { encodeEntryStream } from './compaction/entry-stream.js'
 import type { JobCommon } from './compaction/job.js'
 import { InlineRunner, WorkerRunner, type JobRunner } from './compaction/job-runner.js'
@@ -169,6 +170,8 @@ export class Tree {
         tables: new Set(current.allTables().map((t) => t.id)),
         logNumber: walNumber,
         manifest: rec.versions.manifestName,
+        // A torn manifest tail may have been a damaged last record naming tables: keep them.
+        keepUnreferencedTables: rec.versions.manifestDroppedTailBytes > 0,
       })
       return tree
     } catch (error) {
@@ -304,15 +307,48 @@ export class Tree {
 
   /** Resolves once everything written so far is in tables. Returns the versionId. */
   async flush(): Promise<number> {
+    await this.flushUpToNow()
+    return this.versions.versionId
+  }
+
+  /**
+   * Rotates the active memtable (between commit groups) and waits until it, and every older
+   * memtable, is in a table. Returns the seqno everything up to which is now in tables.
+   */
+  private async flushUpToNow(): Promise<number> {
     this.checkWritable()
+    let seqno = 0
     await this.pipeline.barrier(async () => {
+      seqno = this.visibleSeqno
       if (!this.view.active.isEmpty) await this.rotate()
     })
-    while (this.view.immutables.length > 0) {
-      await this.flushChain
-      if (this.backgroundError) throw this.readOnlyError()
-    }
-    return this.versions.versionId
+    await this.flushChain
+    if (this.backgroundError) throw this.readOnlyError()
+    return seqno
+  }
+
+  /**
+   * Writes a checkpoint of the tree into `dir` (which must not exist): hard links of the tables
+   * plus a fresh manifest, openable as an independent tree holding exactly the data at the
+   * returned seqno. Writes and compaction go on meanwhile. See checkpoint.ts.
+   */
+  async checkpoint(dir: string): Promise<CheckpointResult> {
+    this.checkWritable()
+    return createCheckpoint(
+      {
+        vfs: this.options.vfs,
+        dir: this.path,
+        treeId: this.versions.treeId,
+        mergeOperatorName: this.options.mergeOperator?.name ?? null,
+        flushAndCapture: async () => {
+          const seqno = await this.flushUpToNow()
+          return { seqno, version: this.view.version }
+        },
+        pauseDeletions: () => this.refs.pauseDeletions(),
+        newFileNumber: () => this.versions.newFileNumber(),
+      },
+      dir,
+    )
   }
 
   /** Major compaction: every table into the last level, dropping what no snapshot can see. */
@@ -341,6 +377,7 @@ export class Tree {
         snapshots: this.snapshots.seqnos(),
       })
       for (const t of outputs) await this.tables.open(t.id)
+      await this.options.vfs.syncDir(this.path) // the manifest must never name a table the directory may lose
       await this.installEdit({
         addTables: outputs,
         removeTables: inputs.map((t) => ({ level: t.level, id: t.id })),

@@ -21,9 +21,9 @@ import { randomUUID } from 'node:crypto'
 
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 
-import { Catalog } from '../engine/catalog.js' // TODO(lead): via index.ts
+import { Catalog } from '../engine/index.js'
 import { keyPathRewrite } from './encoding.js'
-import { REQUEST_HEAD_BYTES_MAX, SNAPSHOT_PINS_PER_TREE_MAX, SNAPSHOT_SWEEP_INTERVAL_MS, resolveServerOptions, type ServerOptions } from './options.js'
+import { REQUEST_HEAD_BYTES_MAX, SNAPSHOT_SWEEP_INTERVAL_MS, resolveServerOptions, type ServerOptions } from './options.js'
 import { authPlugin } from './plugins/auth.js'
 import { catalogPlugin } from './plugins/catalog.js'
 import { errorHandlerPlugin, frameworkErrorHandler } from './plugins/error-handler.js'
@@ -65,7 +65,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     defaults: { sync: resolved.sync, ...resolved.treeDefaults },
     ...(resolved.vfs === undefined ? {} : { vfs: resolved.vfs }),
   })
-  const snapshots = new SnapshotRegistry({ now: resolved.now, pinsPerTreeMax: SNAPSHOT_PINS_PER_TREE_MAX, sweepIntervalMs: SNAPSHOT_SWEEP_INTERVAL_MS })
+  const snapshots = new SnapshotRegistry({ now: resolved.now, pinsPerTreeMax: resolved.snapshotPinsPerTreeMax, sweepIntervalMs: SNAPSHOT_SWEEP_INTERVAL_MS })
   let app: FastifyInstance | undefined
   try {
     app = Fastify(fastifyOptions(resolved)) as unknown as FastifyInstance

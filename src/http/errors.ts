@@ -87,11 +87,14 @@ export function errorBody(code: HttpErrorCode, message: string): ErrorBody {
   return { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message }
 }
 
-/** Messages of server-side failures: fixed text, the cause goes to the log. */
+/** Messages of server-side failures (every engine 5xx): fixed text, the cause goes to the log. */
 const SERVER_SIDE_MESSAGES: Partial<Record<HttpErrorCode, string>> = {
   INTERNAL: 'internal server error',
   CORRUPTION: 'the tree has corrupt data; see the server log',
   IO: 'an I/O operation failed on the server; see the server log',
+  READ_ONLY: 'the tree is read-only after a background failure (reads still work); see the server log',
+  CLOSED: 'the tree is closing (dropped, or the server is shutting down)',
+  LOCKED: "another process holds the tree's lock",
 }
 
 /** Engine codes whose meaning is the same over HTTP. Others (UNSUPPORTED, WRONG_KEY, ...) are INTERNAL. */

@@ -67,6 +67,8 @@ export interface ServerOptions {
   snapshotTtlSecondsMax?: number
   /** How long a scan cursor's snapshot stays pinned after each page, seconds. */
   cursorTtlSeconds?: number
+  /** Distinct pinned seqnos per tree (default SNAPSHOT_PINS_PER_TREE_MAX). */
+  snapshotPinsPerTreeMax?: number
   /** HTTPS: PEM certificate chain and key. */
   https?: { cert: string | Buffer; key: string | Buffer }
   /** Engine tuning for every tree (not persisted). Tests use small memtables. */
@@ -86,6 +88,7 @@ export interface ResolvedServerOptions {
   snapshotTtlSecondsDefault: number
   snapshotTtlSecondsMax: number
   cursorTtlSeconds: number
+  snapshotPinsPerTreeMax: number
   https: { cert: string | Buffer; key: string | Buffer } | undefined
   treeDefaults: NonNullable<ServerOptions['treeDefaults']>
   vfs: Vfs | undefined
@@ -118,6 +121,7 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     snapshotTtlSecondsDefault: integerIn('snapshotTtlSecondsDefault', options.snapshotTtlSecondsDefault, Math.min(SNAPSHOT_TTL_SECONDS_DEFAULT, ttlMax), 1, ttlMax),
     snapshotTtlSecondsMax: ttlMax,
     cursorTtlSeconds: integerIn('cursorTtlSeconds', options.cursorTtlSeconds, CURSOR_TTL_SECONDS_DEFAULT, 1, SNAPSHOT_TTL_SECONDS_MAX),
+    snapshotPinsPerTreeMax: integerIn('snapshotPinsPerTreeMax', options.snapshotPinsPerTreeMax, SNAPSHOT_PINS_PER_TREE_MAX, 1, SNAPSHOT_PINS_PER_TREE_MAX),
     https: options.https,
     treeDefaults: { ...options.treeDefaults },
     vfs: options.vfs,

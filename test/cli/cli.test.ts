@@ -11,7 +11,7 @@ import {
   BODY_LIMIT_BYTES_MAX, DEFAULT_BODY_LIMIT_BYTES, DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, SERVE_FLAGS, TOKEN_CHARS_MIN,
   UsageError, parseEncryptionKey, parseServeArgs, parseTokens, type ServeConfig,
 } from '../../src/cli/serve-config.js'
-import { runCli, startServe, tempDir } from '../helpers/cli-process.js'
+import { runCli, selfSignedCert, startServe, tempDir } from '../helpers/cli-process.js'
 
 const ADMIN_TOKEN = 'admin-token-0123456789'
 const dir = tempDir('strata-cli-')
@@ -23,8 +23,19 @@ function file(name: string, content: string | Buffer): string {
   return path
 }
 
+/** Asserts that `run` throws a UsageError whose message matches `pattern`. */
+function throwsUsage(t: Test, run: () => unknown, pattern: RegExp, name: string): void {
+  try {
+    run()
+    t.fail(`${name}: no error`)
+  } catch (error) {
+    t.ok(error instanceof UsageError, `${name}: a UsageError`)
+    t.match((error as Error).message, pattern, name)
+  }
+}
+
 function usageError(t: Test, argv: string[], pattern: RegExp): void {
-  t.throws(() => parseServeArgs(argv), (error: unknown) => error instanceof UsageError && pattern.test(error.message), `${argv.join(' ')} => ${pattern}`)
+  throwsUsage(t, () => parseServeArgs(argv), pattern, `${argv.join(' ')} => ${pattern}`)
 }
 
 t.test('defaults: the quick start works with no flags', async (t) => {
@@ -55,6 +66,17 @@ t.test('every flag is parsed', async (t) => {
   t.same(parseServeArgs(['--port=8080', '--body-limit=5']), { ...parseServeArgs([]) as ServeConfig, port: 8080, bodyLimitBytes: 5 })
 })
 
+const pem = selfSignedCert(dir.path)
+
+t.test('--tls-cert and --tls-key', { skip: pem === undefined ? 'the openssl command is not available to make a test certificate' : false }, async (t) => {
+  if (pem === undefined) return
+  const config = parseServeArgs(['--tls-cert', pem.certPath, '--tls-key', pem.keyPath]) as ServeConfig
+  t.match(config.tls?.cert.toString(), /BEGIN CERTIFICATE/)
+  t.match(config.tls?.key.toString(), /PRIVATE KEY/)
+  usageError(t, ['--tls-cert', pem.keyPath, '--tls-key', pem.keyPath], /--tls-cert is not a PEM certificate/)
+  usageError(t, ['--tls-cert', pem.certPath, '--tls-key', pem.certPath], /--tls-key is not a PEM private key/)
+})
+
 t.test('bad flags are usage errors naming the flag', async (t) => {
   usageError(t, ['--nope'], /Unknown option '--nope'/)
   usageError(t, ['positional'], /Unexpected argument/)
@@ -78,9 +100,7 @@ t.test('bad flags are usage errors naming the flag', async (t) => {
 })
 
 t.test('tokens file validation', async (t) => {
-  const bad = (text: string, pattern: RegExp): void => {
-    t.throws(() => parseTokens(text), (error: unknown) => error instanceof UsageError && pattern.test(error.message), pattern.source)
-  }
+  const bad = (text: string, pattern: RegExp): void => throwsUsage(t, () => parseTokens(text), pattern, pattern.source)
   bad('{', /not valid JSON/)
   bad('{"token": "x"}', /JSON array/)
   bad('[]', /empty/)
@@ -124,67 +144,70 @@ t.test('help texts list every command and every flag', async (t) => {
 })
 
 t.test('the real CLI', async (t) => {
-  const help = await runCli(['--help'])
+  // The runs are independent: run them side by side (each child loads the TypeScript sources).
+  const [help, serveHelpRun, badFlag, badPort, unknown, follow, backup, restore, badTokens, key] = await Promise.all([
+    runCli(['--help']),
+    runCli(['serve', '--help']),
+    runCli(['serve', '--bogus']),
+    runCli(['serve', '--port', 'abc']),
+    runCli(['frobnicate']),
+    runCli(['follow', '--anything']),
+    runCli(['backup', '--anything']),
+    runCli(['restore', '--anything']),
+    runCli(['serve', '--data', join(dir.path, 'data-a'), '--tokens', file('tokens-bad.json', '[{"token": "x", "role": "admin"}]')]),
+    runCli(['serve', '--data', join(dir.path, 'data-b'), '--encryption-key-file', file('key2.bin', 'cd'.repeat(32))]),
+  ])
   t.equal(help.code, 0, '--help exits 0')
   for (const flag of SERVE_FLAGS) t.match(help.stdout, `--${flag.name}`)
   for (const command of COMMANDS) t.match(help.stdout, command.name)
 
-  const serveHelpRun = await runCli(['serve', '--help'])
   t.equal(serveHelpRun.code, 0)
   t.equal(serveHelpRun.stdout.trim(), serveHelp())
 
-  const badFlag = await runCli(['serve', '--bogus'])
   t.equal(badFlag.code, EXIT_USAGE, 'an unknown flag exits 2')
   t.match(badFlag.stderr, /Unknown option '--bogus'/)
 
-  const badPort = await runCli(['serve', '--port', 'abc'])
   t.equal(badPort.code, EXIT_USAGE)
   t.match(badPort.stderr, /--port must be an integer/)
 
-  const unknown = await runCli(['frobnicate'])
   t.equal(unknown.code, EXIT_USAGE)
   t.match(unknown.stderr, /unknown command 'frobnicate'/)
 
-  for (const command of ['follow', 'backup', 'restore']) {
-    const coming = await runCli([command, '--anything'])
+  for (const [command, coming] of [['follow', follow], ['backup', backup], ['restore', restore]] as const) {
     t.equal(coming.code, EXIT_USAGE, `${command} exits 2`)
     t.match(coming.stderr, /not implemented yet/)
   }
 
-  const badTokens = await runCli(['serve', '--data', join(dir.path, 'data-a'), '--tokens', file('tokens-bad.json', '[{"token": "x", "role": "admin"}]')])
   t.equal(badTokens.code, EXIT_USAGE, 'a bad tokens file exits 2')
   t.match(badTokens.stderr, /--tokens: entry 0: "token" must be/)
 
-  const key = await runCli(['serve', '--data', join(dir.path, 'data-b'), '--encryption-key-file', file('key2.bin', 'cd'.repeat(32))])
   t.equal(key.code, EXIT_USAGE, 'a valid encryption key file is refused with 2')
   t.match(key.stderr, /encryption at rest is not implemented yet/)
 })
 
-t.test('a non-loopback host needs tokens', async (t) => {
-  const refused = await runCli(['serve', '--data', join(dir.path, 'data-c'), '--host', '0.0.0.0', '--port', '0'])
-  t.equal(refused.code, EXIT_USAGE, 'refused with exit code 2')
+t.test('a non-loopback host needs tokens; a data directory serves one process', async (t) => {
+  const data = join(dir.path, 'data-c')
+  const tokens = file('tokens-c.json', JSON.stringify([{ token: ADMIN_TOKEN, role: 'admin' }]))
+  const [refused, served] = await Promise.all([
+    runCli(['serve', '--data', join(dir.path, 'data-refused'), '--host', '0.0.0.0', '--port', '0']),
+    startServe(['serve', '--data', data, '--host', '0.0.0.0', '--port', '0', '--tokens', tokens, '--log-level', 'warn']),
+  ])
+  t.teardown(() => { served.child.kill('SIGKILL') })
+  t.equal(refused.code, EXIT_USAGE, 'no tokens on 0.0.0.0: refused with exit code 2')
   t.match(refused.stderr, /refusing to listen on 0\.0\.0\.0 without tokens/)
 
-  const tokens = file('tokens-c.json', JSON.stringify([{ token: ADMIN_TOKEN, role: 'admin' }]))
-  const served = await startServe(['serve', '--data', join(dir.path, 'data-c'), '--host', '0.0.0.0', '--port', '0', '--tokens', tokens, '--log-level', 'warn'])
-  t.match(served.url, /^http:\/\//)
-  const health = await fetch(`${served.url}/healthz`)
-  t.equal(health.status, 200)
+  t.match(served.url, /^http:\/\//, 'with tokens it listens')
+  t.equal((await fetch(`${served.url}/healthz`)).status, 200)
+  const auth = { authorization: `Bearer ${ADMIN_TOKEN}` }
+  t.equal((await fetch(`${served.url}/v1/trees/locked`, { method: 'PUT' })).status, 401, 'the tokens are enforced')
+  t.equal((await fetch(`${served.url}/v1/trees/locked`, { method: 'PUT', headers: auth })).status, 201)
+
+  const second = await runCli(['serve', '--data', data, '--port', '0', '--log-level', 'warn'])
+  t.equal(second.code, 1, 'a second server on the same data directory exits 1')
+  t.match(second.stderr, /in use by another process/)
+
   served.child.kill('SIGTERM')
   const exit = await served.exited
   t.equal(exit.code, 0, 'SIGTERM exits 0')
   t.match(exit.stderr, /stopped; every tree closed/)
-})
-
-t.test('a data directory in use by another server exits 1', async (t) => {
-  const data = join(dir.path, 'data-d')
-  const first = await startServe(['serve', '--data', data, '--port', '0', '--log-level', 'warn'])
-  t.teardown(() => { first.child.kill('SIGKILL') })
-  const created = await fetch(`${first.url}/v1/trees/locked`, { method: 'PUT' })
-  t.equal(created.status, 201)
-  const second = await runCli(['serve', '--data', data, '--port', '0', '--log-level', 'warn'])
-  t.equal(second.code, 1, 'exit code 1')
-  t.match(second.stderr, /in use by another process|LOCKED/)
-  first.child.kill('SIGTERM')
-  t.equal((await first.exited).code, 0)
 })

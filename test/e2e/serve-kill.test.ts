@@ -21,6 +21,8 @@ const WRITERS = 16
 /** Each writer sends a batch of this many puts every third request. */
 const BATCH_PUTS = 4
 const TREE = 'kill'
+/** A cycle kills the server only once this many of its writes were acknowledged. */
+const MIN_ACKS_BEFORE_KILL = 50
 t.comment(`seed ${SEED} (replay with STRATA_SEED=${SEED})`)
 
 /** mulberry32: a small seeded PRNG. */
@@ -103,14 +105,19 @@ t.test('SIGKILL during concurrent writes loses no acknowledged write', async (t)
   const created = await call(`${server.url}/v1/trees/${TREE}`, 'PUT', JSON.stringify({ sync: 'always' }), 'application/json')
   t.equal(created.status, 201, 'tree created')
   for (let cycle = 0; cycle < CYCLES; cycle++) {
+    const ackedAtStart = log.acked.size
     const writers = Array.from({ length: WRITERS }, (_, id) => writer(server.url, cycle, id, log))
-    const killAfterMs = 200 + Math.floor(random() * 600)
+    // Kill mid-flight: once writes are being acknowledged, after a random delay.
+    const waitStarted = Date.now()
+    while (log.acked.size < ackedAtStart + MIN_ACKS_BEFORE_KILL && Date.now() - waitStarted < 60_000) await new Promise((resolve) => setTimeout(resolve, 10))
+    const killAfterMs = Math.floor(random() * 500)
     await new Promise((resolve) => setTimeout(resolve, killAfterMs))
     const ackedBeforeKill = log.acked.size
     server.child.kill('SIGKILL')
     await Promise.all(writers)
     const exit = await server.exited
-    t.equal(exit.signal, 'SIGKILL', `cycle ${cycle}: killed after ${killAfterMs} ms, ${ackedBeforeKill} writes acknowledged so far`)
+    t.equal(exit.signal, 'SIGKILL', `cycle ${cycle}: killed ${killAfterMs} ms into the writes, ${ackedBeforeKill} writes acknowledged so far`)
+    t.ok(ackedBeforeKill - ackedAtStart >= MIN_ACKS_BEFORE_KILL, `cycle ${cycle}: writes were being acknowledged when it was killed`)
 
     server = await serve()
     const present = await scanAll(server.url)

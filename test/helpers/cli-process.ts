@@ -6,7 +6,7 @@
  * startServe() waits for the CLI's `strata: listening on <url>` line on stderr and returns the
  * URL; ask for `--port 0` so the kernel picks a free port.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -14,8 +14,8 @@ import { fileURLToPath } from 'node:url'
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 export const CLI_SOURCE = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
-/** A CLI that has not printed its listening line by then is stuck (loading TS takes ~1-3 s). */
-export const START_TIMEOUT_MS = 30_000
+/** A CLI that has not printed its listening line by then is stuck (loading the TS sources takes ~4 s of CPU; CI machines are shared). */
+export const START_TIMEOUT_MS = 120_000
 
 /** The `--import` loader flags of this process (tap's TypeScript loader), for a child node. */
 export function loaderArgs(): string[] {
@@ -96,4 +96,15 @@ export async function startServe(args: readonly string[], command?: { file: stri
 export function tempDir(prefix: string): { path: string; remove: () => void } {
   const path = mkdtempSync(join(tmpdir(), prefix))
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) }
+}
+
+/** A self-signed certificate for 127.0.0.1 made by the openssl command, or undefined without it. */
+export function selfSignedCert(dir: string): { certPath: string; keyPath: string } | undefined {
+  const certPath = join(dir, 'cert.pem')
+  const keyPath = join(dir, 'key.pem')
+  const result = spawnSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyPath, '-out', certPath,
+  ], { stdio: 'ignore' })
+  return result.status === 0 ? { certPath, keyPath } : undefined
 }

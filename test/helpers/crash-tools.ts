@@ -399,6 +399,7 @@ export async function caught(fn: () => unknown): Promise<unknown> {
 
 /** A one-line description of an error for test messages. */
 export function describeError(error: unknown): string {
+  if (error === undefined) return 'no error'
   if (error instanceof Error) {
     const fields = error as Error & { code?: unknown; file?: unknown; offset?: unknown }
     return `${error.name} ${String(fields.code ?? '')} file=${String(fields.file)} offset=${String(fields.offset)}: ${error.message}`

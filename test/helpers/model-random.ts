@@ -272,7 +272,12 @@ export async function runModel(config: ModelRunConfig): Promise<ModelRunSummary>
   const prng = new Prng(config.seed)
   const w: Workload = { prng, keys: makeKeyAlphabet(prng, config.keyCount), operator: config.operator }
   if (config.mergeShare !== undefined) w.mergeShare = config.mergeShare
-  const h = new ModelHarness({ seed: config.seed, replaySeed: config.replaySeed, open: config.open, ...(config.operator ? { operator: config.operator } : {}) })
+  const h = new ModelHarness({
+    seed: config.seed,
+    replaySeed: config.replaySeed,
+    open: config.open,
+    ...(config.operator ? { operator: config.operator } : {}),
+  })
   const mix = config.mix ?? DEFAULT_MIX
   await h.start()
   try {

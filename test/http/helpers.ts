@@ -5,6 +5,7 @@
 import type { Test } from 'tap'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 
+import { MemVfs } from '../../src/engine/index.js'
 import { buildServer } from '../../src/http/app.js'
 import type { ServerOptions } from '../../src/http/options.js'
 
@@ -26,10 +27,16 @@ export interface TestApp {
   dataDir: string
 }
 
-/** A server on a fresh directory, `sync: 'none'` unless given; closed when the test ends. */
-export async function makeApp(t: Test, options: Partial<ServerOptions> = {}): Promise<TestApp> {
-  const dataDir = options.dataDir ?? t.testdir()
-  const app = await buildServer({ sync: 'none', ...options, dataDir })
+/**
+ * A server on a fresh data directory, closed when the test ends. By default the directory lives
+ * in a MemVfs (the engine then runs flushes and compactions inline: no worker thread to boot
+ * under the test loader) and `sync` is 'none'; `real: true` uses the file system.
+ */
+export async function makeApp(t: Test, options: Partial<ServerOptions> & { real?: boolean } = {}): Promise<TestApp> {
+  const { real, ...rest } = options
+  const dataDir = rest.dataDir ?? (real === true ? t.testdir() : '/data')
+  const vfs = rest.vfs ?? (real === true ? undefined : new MemVfs())
+  const app = await buildServer({ sync: 'none', ...rest, dataDir, ...(vfs === undefined ? {} : { vfs }) })
   t.teardown(() => app.close())
   return { app, dataDir }
 }

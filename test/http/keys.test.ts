@@ -3,6 +3,7 @@
  * (%00, %FF, %2F), X-Seqno and reads as of a seqno, and their error codes.
  */
 import t from 'tap'
+import { Client } from 'undici'
 
 import { assertError, createTree, encodeKey, keyUrl, makeApp, prng, putKey, randomBytesFrom } from './helpers.js'
 
@@ -69,7 +70,7 @@ t.test('binary keys %00 %FF %2F round trip, and do not split the route', async (
 })
 
 t.test('randomized binary keys round trip through the path', async (t) => {
-  const seed = Number(process.env['SEED'] ?? Date.now() % 1_000_000)
+  const seed = Number(process.env['STRATA_SEED'] ?? Date.now() % 1_000_000)
   t.comment(`seed ${seed}`)
   const next = prng(seed)
   const { app } = await makeApp(t)
@@ -162,4 +163,24 @@ t.test('unknown trees', async (t) => {
   assertError(t, await app.inject({ method: 'PUT', url: keyUrl('nope', 'k'), payload: Buffer.from('v'), headers: { 'content-type': 'application/octet-stream' } }), 404, 'TREE_NOT_FOUND')
   assertError(t, await app.inject({ method: 'GET', url: keyUrl('bad..name!', 'k') }), 400, 'INVALID_TREE_NAME')
   t.equal(encodeKey(Buffer.from([0x2f])), '%2F')
+})
+
+t.test('the longest key and a long cursor fit in a real request head', async (t) => {
+  const { app } = await makeApp(t)
+  await createTree(t, app, 'kv')
+  const base = await app.listen({ host: '127.0.0.1', port: 0 })
+  const client = new Client(base)
+  t.teardown(() => client.close())
+  const longest = Buffer.alloc(65_535, 0xff) // 196,605 characters percent-encoded
+  const put = await client.request({ method: 'PUT', path: keyUrl('kv', longest), body: 'v', headers: { 'content-type': 'application/octet-stream' } })
+  t.equal(put.statusCode, 200, await put.body.text())
+  const get = await client.request({ method: 'GET', path: keyUrl('kv', longest) })
+  t.equal(await get.body.text(), 'v')
+  await putKey(app, 'kv', Buffer.alloc(65_535, 0xfe), 'w')
+  const first = await client.request({ method: 'GET', path: '/v1/trees/kv/scan?limit=1&encoding=base64' })
+  const page = (await first.body.json()) as { cursor: string }
+  t.ok(page.cursor.length > 87_000, 'a cursor carrying a 65,535-byte key')
+  const second = await client.request({ method: 'GET', path: `/v1/trees/kv/scan?cursor=${page.cursor}` })
+  t.equal(second.statusCode, 200)
+  t.equal(((await second.body.json()) as { items: unknown[] }).items.length, 1)
 })

@@ -40,7 +40,7 @@ export class LevelIterator implements InternalIterator {
       assert(compareBytes(file.smallestKey, file.largestKey) <= 0, 'file smallestKey > largestKey')
       if (i > 0) {
         const before = files[i - 1] as LevelFile
-        assert(compareBytes(before.largestKey, file.smallestKey) <= 0, 'level files overlap or are unsorted')
+        assert(compareBytes(before.largestKey, file.smallestKey) <= 0, 'level files overlap or unsorted')
       }
     }
     this.#files = files

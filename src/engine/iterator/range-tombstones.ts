@@ -42,9 +42,10 @@ export function fragmentTombstones(tombstones: readonly RangeTombstone[]): Tombs
     const start = bounds[i] as Buffer
     const end = bounds[i + 1] as Buffer
     active = active.filter((t) => compareBytes(t.end, start) > 0)
-    while (nextStart < byStart.length && compareBytes((byStart[nextStart] as RangeTombstone).start, start) === 0) {
-      active.push(byStart[nextStart] as RangeTombstone)
-      nextStart++
+    for (; nextStart < byStart.length; nextStart++) {
+      const tombstone = byStart[nextStart] as RangeTombstone
+      if (compareBytes(tombstone.start, start) !== 0) break
+      active.push(tombstone)
     }
     if (active.length === 0) continue
     fragments.push({ start, end, seqnos: descendingUnique(active.map((t) => t.seqno)) })
@@ -60,7 +61,8 @@ function sortedBoundaries(tombstones: readonly RangeTombstone[]): Buffer[] {
   all.sort(compareBytes)
   const unique: Buffer[] = []
   for (const bound of all) {
-    if (unique.length === 0 || compareBytes(unique[unique.length - 1] as Buffer, bound) !== 0) unique.push(bound)
+    const previous = unique[unique.length - 1]
+    if (previous === undefined || compareBytes(previous, bound) !== 0) unique.push(bound)
   }
   return unique
 }

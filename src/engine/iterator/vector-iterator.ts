@@ -35,7 +35,7 @@ export class VectorIterator implements InternalIterator {
     for (let i = 1; i < entries.length; i++) {
       const a = entries[i - 1] as VectorEntry
       const b = entries[i] as VectorEntry
-      assert(compareEntry(a.key, a.seqno, b.key, b.seqno) < 0, 'entries must be sorted in internal order')
+      assert(compareEntry(a.key, a.seqno, b.key, b.seqno) < 0, 'entries must ascend in internal order')
     }
     this.#entries = entries
   }

@@ -2,7 +2,7 @@
  * BTree: the memtable's ordered structure, an in-memory B+tree of point entries (user key,
  * seqno, kind, value) in internal order: user key ascending (bytewise), seqno descending.
  * Chosen over a skiplist and a sorted array by bench/memtable-structures.ts (numbers and
- * reasons in docs/memtable.md): at 1 M entries it inserts ~2x, looks up ~3x and scans ~7x
+ * reasons in docs/memtable.md): at 1 M entries it inserts ~2x, looks up 2-3x and scans 2-7x
  * faster than a skiplist and uses ~2.4x less heap, because a leaf keeps 64 key pointers in
  * one array instead of one heap node (and one cache miss) per entry.
  *
@@ -30,7 +30,7 @@ import { assert } from '../base/assert.js'
 import { MAX_SEQNO, type KeyKind } from '../base/internal-key.js'
 import type { InternalIterator } from '../iterator/internal-iterator.js'
 
-/** Entries per leaf before it splits: best of 16/32/64/128 in bench/memtable-structures.ts. */
+/** Entries per leaf before it splits: least heap of 16/32/64/128 (docs/memtable.md). */
 export const LEAF_ENTRIES_MAX = 64
 /** Children per inner node before it splits; same sweep as LEAF_ENTRIES_MAX. */
 export const INNER_CHILDREN_MAX = 64
@@ -73,27 +73,34 @@ class Inner {
   children: (Leaf | Inner)[] = []
 }
 
+/** Internal order of (key, seqno) pairs: negative when a comes first. */
+function compareEntry(aKey: Uint8Array, aSeqno: number, bKey: Uint8Array, bSeqno: number): number {
+  const c = compareUserKeys(aKey, bKey)
+  if (c !== 0) return c
+  return aSeqno === bSeqno ? 0 : aSeqno > bSeqno ? -1 : 1
+}
+
 /**
  * Index of the first entry >= (key, seqno) in internal order, or with `upper` the first entry
  * > (key, seqno): the child to descend into is the upper bound among separators.
  */
-function search(keys: Buffer[], seqnos: number[], key: Uint8Array, seqno: number, upper: boolean): number {
+function search(
+  keys: Buffer[], seqnos: number[], key: Uint8Array, seqno: number, upper: boolean,
+): number {
   let low = 0
   let high = keys.length
   while (low < high) {
     const mid = (low + high) >>> 1
-    let c = compareUserKeys(keys[mid] as Buffer, key)
-    if (c === 0) {
-      const midSeqno = seqnos[mid] as number
-      c = midSeqno === seqno ? 0 : midSeqno > seqno ? -1 : 1
-    }
+    const c = compareEntry(keys[mid] as Buffer, seqnos[mid] as number, key, seqno)
     if (c < 0 || (upper && c === 0)) low = mid + 1
     else high = mid
   }
   return low
 }
 
-interface Split { key: Buffer; seqno: number; right: Leaf | Inner }
+/** An entry's position in the order: a separator, or a bound in checkInvariants. */
+interface Bound { key: Buffer; seqno: number }
+interface Split extends Bound { right: Leaf | Inner }
 
 export class BTree {
   #root: Leaf | Inner = new Leaf()
@@ -119,10 +126,9 @@ export class BTree {
   insert(key: Buffer, seqno: number, kind: KeyKind, value: Buffer): void {
     const leaf = this.#descend(key, seqno, true)
     const at = search(leaf.keys, leaf.seqnos, key, seqno, false)
-    assert(
-      at === leaf.keys.length || compareUserKeys(leaf.keys[at] as Buffer, key) !== 0 || leaf.seqnos[at] !== seqno,
-      'duplicate (user key, seqno) in the memtable',
-    )
+    const duplicate = at < leaf.keys.length &&
+      compareEntry(leaf.keys[at] as Buffer, leaf.seqnos[at] as number, key, seqno) === 0
+    assert(!duplicate, 'duplicate (user key, seqno) in the memtable')
     const appending = at === leaf.keys.length && leaf === this.#lastLeaf
     leaf.keys.splice(at, 0, key)
     leaf.seqnos.splice(at, 0, seqno)
@@ -130,7 +136,8 @@ export class BTree {
     leaf.values.splice(at, 0, value)
     leaf.version++
     this.#count++
-    if (leaf.keys.length > LEAF_ENTRIES_MAX) this.#splitUpwards(this.#splitLeaf(leaf, appending), appending)
+    if (leaf.keys.length <= LEAF_ENTRIES_MAX) return
+    this.#splitUpwards(this.#splitLeaf(leaf, appending), appending)
   }
 
   /** A new cursor, positioned nowhere (invalid) until a positioning call. */
@@ -197,13 +204,13 @@ export class BTree {
 
   /**
    * Walks the whole tree and asserts every invariant of the header; returns the depth (inner
-   * levels). O(n): for tests and STRATA_INVARIANTS runs (sorted-btree's checkValid).
+   * levels). O(n), for tests (sorted-btree's checkValid).
    */
   checkInvariants(): number {
     let leaves = 0
     let entries = 0
     let previous = null as Leaf | null // assigned inside visit(); TS cannot see that
-    const visit = (node: Leaf | Inner, depth: number, low: Split | null, high: Split | null): void => {
+    const visit = (node: Leaf | Inner, depth: number, low: Bound | null, high: Bound | null): void => {
       if (depth === this.#innerDepth) {
         assert(node instanceof Leaf, 'leaves all sit at the same depth')
         assert(node.prev === previous, 'leaf back link')
@@ -218,9 +225,8 @@ export class BTree {
       assert(node instanceof Inner, 'inner nodes above the leaves')
       assert(node.keys.length === node.children.length - 1, 'separators and children agree')
       node.children.forEach((child, i) => {
-        const childLow = i === 0 ? low : { key: node.keys[i - 1] as Buffer, seqno: node.seqnos[i - 1] as number, right: child }
-        const childHigh = i === node.keys.length ? high : { key: node.keys[i] as Buffer, seqno: node.seqnos[i] as number, right: child }
-        visit(child, depth + 1, childLow, childHigh)
+        const childLow = i === 0 ? low : separatorAt(node, i - 1)
+        visit(child, depth + 1, childLow, i === node.keys.length ? high : separatorAt(node, i))
       })
     }
     visit(this.#root, 0, null, null)
@@ -242,18 +248,21 @@ export class BTree {
   }
 }
 
+function separatorAt(node: Inner, index: number): Bound {
+  return { key: node.keys[index] as Buffer, seqno: node.seqnos[index] as number }
+}
+
 /** Entries of a leaf ascend strictly and lie in [low, high) (separators of its parents). */
-function assertLeafOrder(leaf: Leaf, low: Split | null, high: Split | null): void {
-  const order = (aKey: Buffer, aSeqno: number, bKey: Buffer, bSeqno: number): number => {
-    const c = compareUserKeys(aKey, bKey)
-    return c !== 0 ? c : aSeqno === bSeqno ? 0 : aSeqno > bSeqno ? -1 : 1
-  }
+function assertLeafOrder(leaf: Leaf, low: Bound | null, high: Bound | null): void {
   for (let i = 0; i < leaf.keys.length; i++) {
     const key = leaf.keys[i] as Buffer
     const seqno = leaf.seqnos[i] as number
-    if (i > 0) assert(order(leaf.keys[i - 1] as Buffer, leaf.seqnos[i - 1] as number, key, seqno) < 0, 'leaf order')
-    if (low !== null) assert(order(low.key, low.seqno, key, seqno) <= 0, 'entry below its separator')
-    if (high !== null) assert(order(key, seqno, high.key, high.seqno) < 0, 'entry at or above the next separator')
+    if (i > 0) {
+      const order = compareEntry(leaf.keys[i - 1] as Buffer, leaf.seqnos[i - 1] as number, key, seqno)
+      assert(order < 0, 'leaf entries ascend')
+    }
+    if (low !== null) assert(compareEntry(low.key, low.seqno, key, seqno) <= 0, 'entry below its separator')
+    if (high !== null) assert(compareEntry(key, seqno, high.key, high.seqno) < 0, 'entry past next separator')
   }
 }
 

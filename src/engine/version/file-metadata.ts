@@ -18,6 +18,17 @@ export interface TableMeta {
   /** Point entries (all kinds). */
   entries: number
   rangeTombstones: number
+  /**
+   * Wall-clock time the table file was written (ms since the Unix epoch), for FIFO's age cap.
+   * Absent means unknown (0): tables recorded before this field existed, or by a producer
+   * that does not stamp it. Persisted by the optional edit tag TableCreatedAt (version-edit.ts).
+   */
+  createdAtMs?: number
+}
+
+/** A table's creation time, 0 when unknown (see TableMeta.createdAtMs). */
+export function tableCreatedAtMs(table: TableMeta): number {
+  return table.createdAtMs ?? 0
 }
 
 /** Seam for key/value separation (blob files); no blob files are written yet. */

@@ -116,6 +116,8 @@ export interface ManifestContents {
   offsets: number[]
   /** Bytes of whole, valid records; a torn tail after them was dropped. */
   validBytes: number
+  /** Bytes of a torn tail the reader dropped (0 for a clean manifest). */
+  droppedTailBytes: number
 }
 
 function checkSnapshot(first: VersionEdit | undefined, name: string): void {
@@ -148,7 +150,7 @@ export async function readManifest(vfs: Vfs, dir: string, name: string): Promise
   } finally {
     await file.close()
   }
-  const { records, offsets, validBytes } = readLogRecords(data, name)
+  const { records, offsets, validBytes, droppedTailBytes } = readLogRecords(data, name)
   assert(records.length === offsets.length, 'one offset per record')
   const edits = records.map((record, i) => decodeVersionEdit(record, name, offsets[i] as number))
   checkSnapshot(edits[0], name)
@@ -165,5 +167,5 @@ export async function readManifest(vfs: Vfs, dir: string, name: string): Promise
       throw corruption('manifest edit without an increasing versionId', name, offset)
     }
   }
-  return { edits, offsets, validBytes }
+  return { edits, offsets, validBytes, droppedTailBytes }
 }

@@ -28,9 +28,17 @@
  *                           largestKey (varint length, bytes)
  *   10   removeBlobFile     id varint
  *   11   addBlobFile        id varint | sizeBytes varint | checksum u32 LE
+ * 1001   tableCreatedAt     id varint | createdAtMs varint          (optional, safe tag)
  *
- * Fields are written in this order: scalars (5, 1, 6, 7, 2, 3, 4), then 8, 9, 10, 11; the
- * decoder accepts any order and keeps list order.
+ * Fields are written in this order: scalars (5, 1, 6, 7, 2, 3, 4), then 8, then each 9 followed
+ * by its 1001 when the table has a createdAtMs, then 10, 11; the decoder accepts any order and
+ * keeps list order.
+ *
+ * tableCreatedAt annotates the addTable of the same id in the same edit (TableMeta.createdAtMs,
+ * FIFO's age cap). It is optional: a reader that predates it skips it and sees an unknown
+ * creation time; a table without it decodes with no createdAtMs (= 0, unknown). An annotation
+ * for an id the edit does not add, or a second one for the same id, is CORRUPTION. Tag 1000
+ * stays unassigned.
  *
  * Invariants:
  * - A known tag's payload is consumed exactly; anything else is CORRUPTION. New table
@@ -83,6 +91,11 @@ export const EditTag = {
 
 /** DO NOT CHANGE: on disk. Tags from here up are optional: a reader that lacks them skips them. */
 export const SAFE_TAG_MIN = 1000
+
+/** DO NOT CHANGE: on disk. Optional tags this build knows (>= SAFE_TAG_MIN). */
+export const SafeEditTag = {
+  TableCreatedAt: 1001,
+} as const
 /** DO NOT CHANGE: on disk. The first byte of every encoded edit. */
 export const EDIT_FORMAT_VERSION = 1
 /** Names (tree id, comparator, merge operator) are short identifiers; longer is corrupt. */
@@ -92,7 +105,8 @@ export const EDIT_TABLES_MAX = 1_000_000
 /** Blob files per edit, bounded for the same reason as tables. */
 export const EDIT_BLOB_FILES_MAX = 1_000_000
 
-assert(SAFE_TAG_MIN > EditTag.AddBlobFile, 'known tags lie below the safe range')
+assert(SAFE_TAG_MIN > EditTag.AddBlobFile, 'known required tags lie below the safe range')
+assert(SafeEditTag.TableCreatedAt >= SAFE_TAG_MIN, 'optional tags lie in the safe range')
 assert(KEY_BYTES_MAX <= 0xffff, 'key lengths fit a u16')
 
 export function emptyEdit(): VersionEdit {
@@ -178,7 +192,12 @@ export function encodeVersionEdit(edit: VersionEdit): Buffer {
     assert(isCount(id) && id >= 1, 'removed table id')
     field(out, EditTag.RemoveTable, new ByteWriter(20).varint(level).varint(id))
   }
-  for (const table of edit.addTables) field(out, EditTag.AddTable, encodeAddTable(table))
+  for (const table of edit.addTables) {
+    field(out, EditTag.AddTable, encodeAddTable(table))
+    if (table.createdAtMs === undefined) continue
+    assert(isCount(table.createdAtMs), 'createdAtMs is a non-negative safe integer')
+    field(out, SafeEditTag.TableCreatedAt, new ByteWriter(20).varint(table.id).varint(table.createdAtMs))
+  }
   for (const id of edit.removeBlobFiles) {
     assert(isCount(id) && id >= 1, 'removed blob file id')
     field(out, EditTag.RemoveBlobFile, new ByteWriter(10).varint(id))
@@ -254,8 +273,8 @@ function decodeMergeOperatorName(payload: ByteReader): string | null {
   return flag === 0 ? null : decodeName(payload, 'merge operator name')
 }
 
-/** Applies one known field to `edit`; false when `tag` is unknown. */
-function decodeField(edit: VersionEdit, tag: number, payload: ByteReader): boolean {
+/** Applies one known field to `edit` (or to `createdAt`, id -> ms); false when `tag` is unknown. */
+function decodeField(edit: VersionEdit, createdAt: Map<number, number>, tag: number, payload: ByteReader): boolean {
   switch (tag) {
     case EditTag.ComparatorName: setOnce(edit, 'comparatorName', decodeName(payload, 'comparator name')); break
     case EditTag.LogNumber: setOnce(edit, 'logNumber', payload.varint()); break
@@ -276,21 +295,41 @@ function decodeField(edit: VersionEdit, tag: number, payload: ByteReader): boole
       edit.addBlobFiles.push({ id, sizeBytes: payload.varint(), checksum: payload.u32() })
       break
     }
+    case SafeEditTag.TableCreatedAt: {
+      const id = decodeFileNumber(payload)
+      check(!createdAt.has(id), `tableCreatedAt for table ${id} appears twice`)
+      createdAt.set(id, payload.varint())
+      break
+    }
     default: return false
   }
   check(payload.done, `tag ${tag} payload has ${payload.remaining} trailing bytes`)
   return true
 }
 
+/** Sets createdAtMs on the added tables the annotations name; every annotation must match one. */
+function applyCreatedAt(edit: VersionEdit, createdAt: Map<number, number>): void {
+  if (createdAt.size === 0) return
+  const matched = new Set<number>()
+  for (const table of edit.addTables) {
+    const createdAtMs = createdAt.get(table.id)
+    if (createdAtMs === undefined) continue
+    table.createdAtMs = createdAtMs
+    matched.add(table.id)
+  }
+  check(matched.size === createdAt.size, 'tableCreatedAt names a table this edit does not add')
+}
+
 function decodeFields(record: Buffer, reader: ByteReader, fileName: string, offset: number): VersionEdit {
   const edit = emptyEdit()
+  const createdAt = new Map<number, number>()
   while (!reader.done) {
     const tag = reader.varint()
     const payloadBytes = reader.varint()
     check(payloadBytes <= reader.remaining, `tag ${tag} payload runs past the record`)
     const payload = new ByteReader(record, reader.pos, reader.pos + payloadBytes)
     reader.pos += payloadBytes
-    if (decodeField(edit, tag, payload) || tag >= SAFE_TAG_MIN) {
+    if (decodeField(edit, createdAt, tag, payload) || tag >= SAFE_TAG_MIN) {
       check(edit.addTables.length <= EDIT_TABLES_MAX, 'too many added tables')
       check(edit.removeTables.length <= EDIT_TABLES_MAX, 'too many removed tables')
       check(edit.addBlobFiles.length <= EDIT_BLOB_FILES_MAX, 'too many added blob files')
@@ -304,6 +343,7 @@ function decodeFields(record: Buffer, reader: ByteReader, fileName: string, offs
       { file: fileName, offset },
     )
   }
+  applyCreatedAt(edit, createdAt)
   return edit
 }
 

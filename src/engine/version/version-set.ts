@@ -182,11 +182,20 @@ export class VersionSet {
     if (manifestName === undefined) {
       throw new StrataError(ErrorCode.NOT_FOUND, 'no tree in this directory (CURRENT is missing)')
     }
-    const { edits, offsets } = await readManifest(vfs, dir, manifestName)
+    const { edits, offsets, droppedTailBytes } = await readManifest(vfs, dir, manifestName)
     const state = replay(edits, offsets, manifestName)
     state.nextFileNumber = await firstUnusedFileNumber(vfs, dir, state)
-    return new VersionSet(vfs, dir, state, manifestName, options)
+    const set = new VersionSet(vfs, dir, state, manifestName, options)
+    set.manifestDroppedTailBytes = droppedTailBytes
+    return set
   }
+
+  /**
+   * Bytes of a torn manifest tail dropped at recovery. A torn tail is indistinguishable from a
+   * damaged last record, so when it is non-zero the caller must not delete files the dropped
+   * record might have referenced (recovery.ts keeps unreferenced tables then).
+   */
+  manifestDroppedTailBytes = 0
 
   get current(): Version {
     return this.#current

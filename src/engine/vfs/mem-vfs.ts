@@ -25,6 +25,8 @@ import { assert } from '../base/assert.js'
 import { corruption, ErrorCode, StrataError } from '../errors.js'
 import type { FileLock, FileStat, ReadableFile, Vfs, WritableFile } from './vfs.js'
 
+const yieldMacrotask = () => new Promise<void>((resolve) => setImmediate(resolve))
+
 /** Growth of an inode's buffer: doubling keeps appends amortised O(1). */
 const INODE_INITIAL_CAPACITY_BYTES = 256
 
@@ -141,8 +143,13 @@ class MemWritableFile implements WritableFile {
   }
 
   async sync(): Promise<void> {
-    assert(this.#inode !== undefined, `sync on closed file ${this.#file}`)
-    this.#inode.syncedLength = this.#inode.length
+    const inode = this.#inode
+    assert(inode !== undefined, `sync on closed file ${this.#file}`)
+    const length = inode.length
+    // A real fsync completes on the threadpool, after other macrotasks had their turn; yield
+    // likewise, so a writer loop on MemVfs cannot starve timers and I/O as it never could on disk.
+    await yieldMacrotask()
+    if (inode.syncedLength < length) inode.syncedLength = length
   }
 
   async close(): Promise<void> {
@@ -309,6 +316,7 @@ export class MemVfs implements Vfs {
   }
 
   async syncDir(dirPath: string): Promise<void> {
+    await yieldMacrotask()
     const node = this.#node(dirPath, 'sync directory')
     if (!(node instanceof Directory)) throw fsError('ENOTDIR', 'sync directory', dirPath)
     node.durable = new Map(node.entries)

@@ -150,12 +150,11 @@ function checkTornTail(data: Buffer, position: number, verdict: Verdict, fileNam
     const type = data[position + 6] as number
     throw corruption(`${what} ${type} with a valid checksum`, fileName, position)
   }
-  let resumeAt = position + 1
-  if (verdict === Verdict.ChecksumMismatch || verdict === Verdict.TruncatedPayload) {
-    const type = data[position + 6] as number
-    if (type <= CHUNK_TYPE_MAX) resumeAt = position + HEADER_BYTES + data.readUInt16LE(position + 4)
-  }
-  assert(resumeAt > position, 'the scan moves forward')
+  // Scan from the very next byte, not from the end the damaged header claims: a flipped length
+  // byte can claim a span that hides (or runs past) every later record, and reading that as a
+  // torn tail would silently drop acknowledged writes. The price: a torn record whose partial
+  // payload itself holds a log-framed chunk is reported as corruption (loud, never silent).
+  const resumeAt = position + 1
   const next = findValidChunk(data, resumeAt)
   if (next >= 0) {
     throw corruption(`${what}; a valid chunk follows at offset ${next}`, fileName, position)

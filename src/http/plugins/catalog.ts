@@ -10,7 +10,7 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 
 import type { Tree } from '../../engine/index.js'
-import type { Catalog } from '../../engine/catalog.js' // TODO(lead): via index.ts
+import type { Catalog } from '../../engine/index.js'
 import { httpError } from '../errors.js'
 import type { SnapshotRegistry } from '../snapshot-registry.js'
 

@@ -5,8 +5,9 @@
  * stats() at scrape time. /metrics itself is served by routes/service.ts.
  *
  * Exposes `app.metrics` (AppMetrics). The plugin skips Fastify's encapsulation (the
- * `skip-override` symbol, what fastify-plugin sets), so the decorator and the onResponse hook
- * cover every route of the app whatever the order of registration of the route plugins.
+ * `skip-override` symbol, what fastify-plugin sets), so the decorator and its hooks cover every
+ * route of the app: register it FIRST. Its onRoute hook also records every route registered
+ * after it (`app.metrics.routes()`), which the OpenAPI sync test compares with openapi.yaml.
  *
  * Invariants:
  * - Label values are bounded: `route` is the route's pattern (`/v1/trees/:tree/keys/:key`), never

@@ -10,7 +10,7 @@
  * - /openapi.json is openapi.yaml, parsed at registration (a broken document fails startup).
  */
 import type { FastifyPluginAsync } from 'fastify'
-import type { Catalog } from '../../engine/catalog.js' // TODO(lead): via index.ts
+import type { Catalog } from '../../engine/index.js'
 import { loadOpenApiDocument } from '../openapi.js'
 
 export interface ServiceRoutesOptions {

@@ -10,7 +10,7 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 
 import { isStrataError, type Tree } from '../../engine/index.js'
-import type { CatalogTreeOptions } from '../../engine/catalog.js' // TODO(lead): via index.ts
+import type { CatalogTreeOptions } from '../../engine/index.js'
 import { httpError } from '../errors.js'
 import { requireTree } from '../plugins/catalog.js'
 import { compactTreeSchema, createTreeSchema, dropTreeSchema, flushTreeSchema, getTreeSchema, listTreesSchema } from '../schemas/trees.js'

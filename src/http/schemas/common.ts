@@ -6,8 +6,7 @@
  * coerced. Query strings and path parameters are strings; their schemas check them with
  * patterns, and the parsers below turn them into numbers and booleans.
  */
-// TODO(lead): via index.ts
-import { TREE_NAME_PATTERN } from '../../engine/catalog.js'
+import { TREE_NAME_PATTERN } from '../../engine/index.js'
 import { httpError } from '../errors.js'
 import { ENCODINGS } from '../encoding.js'
 

@@ -66,4 +66,8 @@ export async function withTree(
 }
 
 /** Registers a subtest that gets a fresh tree (the handle may be replaced by the body's reopens). */
-export type TreeTest = (name: string, options: ConformanceOptions, body: (t: TapTest, tree: Tree, target: ConformanceTarget) => Promise<void>) => void
+export type TreeTest = (
+  name: string,
+  options: ConformanceOptions,
+  body: (t: TapTest, tree: Tree, target: ConformanceTarget) => Promise<void>,
+) => void

@@ -16,6 +16,12 @@ function scan(tree: Tree, seqno?: number): string[] {
 }
 
 export function lifecycleTests(test: TreeTest): void {
+  mvccTests(test)
+  lifeTests(test)
+}
+
+/** Snapshots, batches and range deletes. */
+function mvccTests(test: TreeTest): void {
   test('snapshot isolation', { memtableBytes: 4096 }, async (t, tree) => {
     await tree.put('a', '1')
     await tree.put('b', '1')
@@ -104,7 +110,10 @@ export function lifecycleTests(test: TreeTest): void {
     t.equal(tree.get('k0100'), undefined)
     t.same(tree.get('k0300'), bytes('v'.repeat(40)))
   })
+}
 
+/** Old seqnos, close, reopen and the lock. */
+function lifeTests(test: TreeTest): void {
   test('reads at an old seqno after flush, refused after compact', {}, async (t, tree) => {
     const s1 = await tree.put('a', '1')
     const s2 = await tree.put('a', '2')
@@ -140,6 +149,17 @@ export function lifecycleTests(test: TreeTest): void {
     await expectCode(t, () => tree.flush(), ErrorCode.CLOSED, 'flush')
     await expectCode(t, () => tree.compact(), ErrorCode.CLOSED, 'compact')
     snap.release()
+  })
+
+  test('close waits for writes in flight', {}, async (t, tree, target) => {
+    const writes = [tree.put('a', '1'), tree.batch().put('b', '2').delete('a').write(), tree.put('c', '3')]
+    await tree.close()
+    const seqnos = await Promise.all(writes)
+    t.ok(seqnos[0]! < seqnos[1]! && seqnos[1]! < seqnos[2]!, 'every write issued before close resolved, in order')
+    tree = await target.open()
+    t.same(scan(tree), ['b=2', 'c=3'], 'and is there after reopen')
+    t.equal(tree.seqno, seqnos[2])
+    await tree.close()
   })
 
   test('reopen keeps data and seqno', { memtableBytes: 4096, sync: 'none' }, async (t, tree, target) => {

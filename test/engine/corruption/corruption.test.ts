@@ -203,13 +203,8 @@ async function openCopy(vfs: MemVfs, compression: 'none' | 'zstd' = 'none'): Pro
   return Tree.open(DIR, { ...BASE_OPTIONS, compression, vfs })
 }
 
-async function withBuilt(compression: 'none' | 'zstd'): Promise<Built> {
-  const built = await buildTree(compression)
-  return built
-}
-
 t.test('the undamaged tree reads back exactly (control)', async (t) => {
-  const built = await withBuilt('none')
+  const built = await buildTree('none')
   t.ok(built.bottomTables.length >= 1, `compaction wrote ${built.bottomTables.join(', ')}`)
   t.ok(built.level0Table, `level-0 table ${built.level0Table}`)
   const tree = await openCopy(await copyOf(built))
@@ -221,7 +216,7 @@ t.test('the undamaged tree reads back exactly (control)', async (t) => {
 })
 
 t.test('(a) a flipped byte in a data block: CORRUPTION at the read that touches it', async (t) => {
-  const built = await withBuilt('none')
+  const built = await buildTree('none')
   const table = built.bottomTables[0] as string
   const layout = tableLayout(built.mem.fileData(`${DIR}/${table}`))
   const targets = [TABLE_HEADER_BYTES + 3, Math.floor((TABLE_HEADER_BYTES + layout.dataEnd) / 2), layout.dataEnd - 1]
@@ -248,7 +243,7 @@ t.test('(a) a flipped byte in a data block: CORRUPTION at the read that touches 
 })
 
 t.test('(b) a flipped byte in the index block or the footer: CORRUPTION naming the table', async (t) => {
-  const built = await withBuilt('none')
+  const built = await buildTree('none')
   const table = built.bottomTables[0] as string
   const layout = tableLayout(built.mem.fileData(`${DIR}/${table}`))
   const targets = [
@@ -273,7 +268,7 @@ t.test('(b) a flipped byte in the index block or the footer: CORRUPTION naming t
 })
 
 t.test('a table with a newer format version (header and footer agree) is UNSUPPORTED', async (t) => {
-  const built = await withBuilt('none')
+  const built = await buildTree('none')
   const table = built.level0Table
   const data = built.mem.fileData(`${DIR}/${table}`)
   const footerOffset = data.length - TABLE_FOOTER_BYTES
@@ -286,7 +281,7 @@ t.test('a table with a newer format version (header and footer agree) is UNSUPPO
 })
 
 t.test('(c) a flipped byte in the middle of the WAL, valid records after it: CORRUPTION at its offset', async (t) => {
-  const built = await withBuilt('none')
+  const built = await buildTree('none')
   const chunks = logChunks(built.mem.fileData(`${DIR}/${built.wal}`))
   t.equal(chunks.length, built.walKeys.length, `${built.wal} holds one record per put`)
   const middle = chunks[Math.floor(chunks.length / 2)] as LogChunk
@@ -301,7 +296,7 @@ t.test('(c) a flipped byte in the middle of the WAL, valid records after it: COR
 })
 
 t.test('a torn WAL tail is dropped silently; every earlier record is there', async (t) => {
-  const built = await withBuilt('none')
+  const built = await buildTree('none')
   const data = built.mem.fileData(`${DIR}/${built.wal}`)
   const last = logChunks(data)[built.walKeys.length - 1] as LogChunk
   const end = last.offset + LOG_HEADER_BYTES + last.length
@@ -318,7 +313,7 @@ t.test('a torn WAL tail is dropped silently; every earlier record is there', asy
 })
 
 t.test('(d) a flipped byte in the middle of the manifest: CORRUPTION naming it', async (t) => {
-  const built = await withBuilt('none')
+  const built = await buildTree('none')
   const chunks = logChunks(built.mem.fileData(`${DIR}/${built.manifest}`))
   t.ok(chunks.length >= 3, `${built.manifest} holds ${chunks.length} records`)
   for (const chunk of chunks.slice(0, -1)) {
@@ -331,7 +326,7 @@ t.test('(d) a flipped byte in the middle of the manifest: CORRUPTION naming it',
 })
 
 t.test('(e) a flipped byte in CURRENT: CORRUPTION naming CURRENT', async (t) => {
-  const built = await withBuilt('none')
+  const built = await buildTree('none')
   const size = built.mem.fileData(`${DIR}/CURRENT`).length
   for (let offset = 0; offset < size; offset++) {
     const vfs = await copyOf(built)
@@ -345,7 +340,7 @@ t.test('a middle log record whose flipped length runs past the end is CORRUPTION
   // The log reader skips the damaged chunk's claimed payload before looking for valid chunks;
   // a corrupt length that claims bytes past the end of the file then hides every later record,
   // and the damage is taken for a torn tail: the records after it vanish without an error.
-  const built = await withBuilt('none')
+  const built = await buildTree('none')
   for (const file of [built.manifest, built.wal]) {
     const data = built.mem.fileData(`${DIR}/${file}`)
     const chunks = logChunks(data)
@@ -368,7 +363,7 @@ t.test('a flipped byte in the last manifest record never loses a live table (reg
   // The last manifest record may be damaged by media, not by a torn write: it was synced before
   // the WAL it obsoleted was removed. Dropping it as a torn tail rolls the Version back to one
   // whose WAL is gone, and the open then deletes the table the dropped record added.
-  const built = await withBuilt('none')
+  const built = await buildTree('none')
   const chunks = logChunks(built.mem.fileData(`${DIR}/${built.manifest}`))
   const last = chunks[chunks.length - 1] as LogChunk
   const vfs = await copyOf(built)
@@ -393,11 +388,19 @@ function mayBeUnsupported(file: string, offset: number, sizeBytes: number): bool
 }
 
 /** One random flip: open and read. Returns the outcome and, when it is not allowed, a problem.
- *  A flip in the WAL's last record may drop that record as a torn tail (and nothing else). */
+ *  A flip in the WAL's last record may drop that record as a torn tail (and nothing else); a
+ *  flip in the manifest's last record is only counted (see the regression test). */
 async function oneRandomFlip(built: Built, compression: 'none' | 'zstd', file: string, offset: number): Promise<{ outcome: string; problem?: string }> {
   const vfs = await copyOf(built)
   vfs.flipByte(`${DIR}/${file}`, offset)
   const sizeBytes = built.mem.fileData(`${DIR}/${file}`).length
+  const lastManifestChunk = file === built.manifest ? logChunks(built.mem.fileData(`${DIR}/${file}`)).at(-1) : undefined
+  if (lastManifestChunk !== undefined && offset >= lastManifestChunk.offset) {
+    // Known engine issue, kept failing in its own regression test above: the last manifest
+    // record is dropped as a torn tail. Counted here, not failed twice.
+    const error = await caught(async () => (await openCopy(vfs, compression)).close())
+    return { outcome: `last manifest record (known issue): ${error === undefined ? 'opened' : describeError(error).split(':')[0]}` }
+  }
   let tree: Tree
   try {
     tree = await openCopy(vfs, compression)

@@ -39,7 +39,9 @@ import {
 import { testScale, testSeed } from '../../helpers/prng.js'
 
 const DIR = '/db'
-const OPTIONS: TreeOptions = { sync: 'always', mergeOperator: 'append', memtableBytes: 4096, blockBytes: 256, tableBytes: 4096 }
+/** Small memtables and tables: rotations, flushes and multi-table compactions within a few
+ *  dozen writes. 1 KiB blocks keep the number of append positions (each one a trial) modest. */
+const OPTIONS: TreeOptions = { sync: 'always', mergeOperator: 'append', memtableBytes: 4096, blockBytes: 1024, tableBytes: 4096 }
 const FAULT_OPS = ['append', 'sync', 'create', 'rename', 'syncDir'] as const
 type InjectedOp = (typeof FAULT_OPS)[number]
 type Errno = 'EIO' | 'ENOSPC'
@@ -62,7 +64,7 @@ function onlyWrites(seed: number, count: number): Step[] {
 function scenario(phase: Phase, seed: number): Scenario {
   switch (phase) {
     case 'writes':
-      return { setup: onlyWrites(seed, 10), armed: onlyWrites(seed + 1, 60) }
+      return { setup: onlyWrites(seed, 6), armed: onlyWrites(seed + 1, 45) }
     case 'flush':
       return { setup: onlyWrites(seed, 30), armed: [] }
     case 'compact': {
@@ -225,7 +227,7 @@ async function trialAndChecks(t: Test, trial: Trial, seed: number, tally?: Map<s
 t.test('writability after a failure: READ_ONLY when degraded, durable writes when not', async (t) => {
   const seed = testSeed()
   for (const phase of ['writes', 'flush', 'compact'] as const) {
-    for (const op of FAULT_OPS) {
+    for (const op of FAULT_OPS.filter((o) => o !== 'rename')) {
       for (let nth = 1; nth <= 3; nth++) {
         const trial: Trial = { phase, op, nth, errno: 'ENOSPC', partialAppend: false }
         const mem = new MemVfs()

@@ -40,12 +40,17 @@ const CYCLES_AT_CI_SIZE = 8
 const WRITERS = 4
 const KILL_DELAY_MS_MIN = 50
 const KILL_DELAY_MS_MAX = 400
+/** The parent reads and checks; flush and compaction on its main thread spare each reopen a
+ *  worker that would load the engine's TypeScript through the loader again (seconds). */
+const PARENT_OPTIONS = { vfs: nodeVfs, backgroundThreads: 0 }
 /** The child must open the tree within this (it loads TypeScript from source). */
 const READY_TIMEOUT_MS = 30_000
 
 interface Acks {
   puts: string[]
   batches: string[]
+  /** Flushes and compactions the child finished. */
+  maintenance: number
 }
 
 interface Child {
@@ -89,7 +94,7 @@ function startChild(command: readonly string[], dir: string, cycle: number): Chi
   const child = spawn(process.execPath, [...command, dir, String(cycle), String(WRITERS)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
-  const acks: Acks = { puts: [], batches: [] }
+  const acks: Acks = { puts: [], batches: [], maintenance: 0 }
   let stderr = ''
   let pending = ''
   let onReady: () => void = () => undefined
@@ -104,6 +109,7 @@ function startChild(command: readonly string[], dir: string, cycle: number): Chi
       if (kind === 'ready') onReady()
       else if (kind === 'p' && name !== undefined) acks.puts.push(name)
       else if (kind === 'b' && name !== undefined) acks.batches.push(name)
+      else if (kind === 'f' || kind === 'c') acks.maintenance++
     }
   })
   child.stderr?.setEncoding('utf8')
@@ -150,10 +156,13 @@ t.test('SIGKILL during writes, flushes and compactions loses no acknowledged wri
   const prng = new Prng(seed)
   const workDir = mkdtempSync(join(tmpdir(), 'strata-kill9-'))
   t.teardown(() => rmSync(workDir, { recursive: true, force: true }))
+  let startedMs = performance.now()
   const command = childCommand(workDir)
+  t.comment(`child prepared in ${Math.round(performance.now() - startedMs)} ms`)
   const dir = join(workDir, 'tree')
-  const allAcks: Acks = { puts: [], batches: [] }
+  const allAcks: Acks = { puts: [], batches: [], maintenance: 0 }
   for (let cycle = 0; cycle < cycles; cycle++) {
+    startedMs = performance.now()
     const child = startChild(command, dir, cycle)
     try {
       await within(Promise.race([child.ready, child.closed.then(() => Promise.reject(new Error('child exited')))]), READY_TIMEOUT_MS, 'child ready')
@@ -162,24 +171,29 @@ t.test('SIGKILL during writes, flushes and compactions loses no acknowledged wri
       t.fail(`cycle ${cycle}: the child did not start: ${describeError(error)}\n${child.stderr()}`)
       return
     }
-    const locked = await caught(async () => (await Tree.open(dir, { vfs: nodeVfs })).close())
+    const readyMs = performance.now() - startedMs
+    const locked = await caught(async () => (await Tree.open(dir, PARENT_OPTIONS)).close())
     t.match(locked, { code: 'LOCKED' }, `cycle ${cycle}: the parent's open is LOCKED while the child holds the tree`)
     await sleep(prng.range(KILL_DELAY_MS_MIN, KILL_DELAY_MS_MAX))
     child.process.kill('SIGKILL')
     const code = await child.closed
+    const killedMs = performance.now() - startedMs
     t.equal(code, null, `cycle ${cycle}: the child was killed (it did not exit on its own): ${child.stderr().slice(0, 500)}`)
     allAcks.puts.push(...child.acks.puts)
     allAcks.batches.push(...child.acks.batches)
     t.ok(child.acks.puts.length + child.acks.batches.length > 0, `cycle ${cycle}: ${child.acks.puts.length} puts, ${child.acks.batches.length} batches acknowledged before the kill`)
-    const tree = await Tree.open(dir, { vfs: nodeVfs }).catch((error: unknown) => error)
+    const tree = await Tree.open(dir, PARENT_OPTIONS).catch((error: unknown) => error)
     if (!(tree instanceof Tree)) {
       t.fail(`cycle ${cycle}: reopen after the kill failed (stale lock not taken over?): ${describeError(tree)}`)
       return
     }
+    const reopenedMs = performance.now() - startedMs
     try {
       checkTree(t, tree, allAcks, cycle)
     } finally {
       await tree.close()
     }
+    const times = [readyMs, killedMs, reopenedMs, performance.now() - startedMs].map(Math.round)
+    t.comment(`cycle ${cycle}: ${child.acks.maintenance} flushes/compactions done; ms: ready ${times[0]}, killed ${times[1]}, reopened ${times[2]}, checked ${times[3]}`)
   }
 })

@@ -177,7 +177,8 @@ t.test('operator errors', async (t) => {
   const counter = await Tree.open('/c', { vfs, mergeOperator: 'counter' })
   for (const size of [0, 1, 7, 9, 16]) {
     await rejectsWith(t, () => counter.merge('k', Buffer.alloc(size)), ErrorCode.INVALID_OPERAND, `counter merge of ${size} bytes`)
-    await rejectsWith(t, async () => counter.batch().put('x', 'y').merge('k', Buffer.alloc(size)).write(), ErrorCode.INVALID_OPERAND, `batch counter merge of ${size} bytes`)
+    const batchMerge = async (): Promise<number> => counter.batch().put('x', 'y').merge('k', Buffer.alloc(size)).write()
+    await rejectsWith(t, batchMerge, ErrorCode.INVALID_OPERAND, `batch counter merge of ${size} bytes`)
   }
   t.equal(counter.get('x'), undefined, 'a batch with an invalid operand wrote nothing')
   t.equal(counter.get('k'), undefined)

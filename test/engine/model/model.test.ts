@@ -58,7 +58,7 @@ t.test('MemVfs, counter operator, no compression', async (t) => {
   const summary = await check(t, 'counter/mem', {
     seed: runSeed,
     replaySeed: seed,
-    steps: Math.round(3000 * scale),
+    steps: Math.round(2500 * scale),
     phases: 12,
     keyCount: 60,
     operator: 'counter',
@@ -67,27 +67,32 @@ t.test('MemVfs, counter operator, no compression', async (t) => {
   if (summary) t.ok(summary.flushes >= 5, `memtables rotated and flushed (${summary.flushes} flushes)`)
 })
 
-t.test('MemVfs, append operator, zstd, bloom filters off', async (t) => {
+t.test('MemVfs, append operator, zstd, bloom filters off; options vary between opens', async (t) => {
   const vfs = new MemVfs()
   const runSeed = seeds.int(2 ** 32)
-  const options: TreeOptions = {
-    ...SMALL,
-    vfs,
-    mergeOperator: 'append',
-    compression: 'zstd',
-    filterBitsPerKey: 0,
-    blockCacheBytes: 0,
-    memtableBytes: 4096 + seeds.int(12289),
+  const base: TreeOptions = { ...SMALL, vfs, mergeOperator: 'append', compression: 'zstd', filterBitsPerKey: 0, blockCacheBytes: 0 }
+  // Tables written under one set of options must read under another: each reopen draws anew.
+  const variation = new Prng(runSeed ^ 0x5eed)
+  let opens = 0
+  const open = (): Promise<Tree> => {
+    const options: TreeOptions = opens++ === 0 ? { ...base, memtableBytes: 16384 } : {
+      ...base,
+      compression: variation.pick(['none', 'zstd'] as const),
+      blockBytes: variation.pick([256, 512, 4096]),
+      filterBitsPerKey: variation.pick([0, 10]),
+      blockCacheBytes: variation.pick([0, 64 * 1024]),
+      memtableBytes: variation.range(4096, 16384),
+    }
+    return Tree.open('/db', options)
   }
-  t.comment(`options: memtableBytes=${options.memtableBytes}`)
   const summary = await check(t, 'append/zstd/mem', {
     seed: runSeed,
     replaySeed: seed,
-    steps: Math.round(2500 * scale),
+    steps: Math.round(2000 * scale),
     phases: 10,
     keyCount: 150,
     operator: 'append',
-    open: () => Tree.open('/db', options),
+    open,
   })
   if (summary) t.ok(summary.flushes >= 5, `memtables rotated and flushed (${summary.flushes} flushes)`)
 })
@@ -100,7 +105,7 @@ t.test('MemVfs, no merge operator, sync none, 200 keys', async (t) => {
   await check(t, 'plain/mem', {
     seed: runSeed,
     replaySeed: seed,
-    steps: Math.round(2000 * scale),
+    steps: Math.round(1500 * scale),
     phases: 8,
     keyCount: 200,
     open: () => Tree.open('/db', options),
@@ -111,12 +116,12 @@ t.test('NodeVfs in a temp dir, counter operator', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'strata-model-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const runSeed = seeds.int(2 ** 32)
-  const options: TreeOptions = { ...SMALL, vfs: nodeVfs, sync: 'none', mergeOperator: 'counter', memtableBytes: 8192 }
+  const options: TreeOptions = { ...SMALL, vfs: nodeVfs, sync: 'none', mergeOperator: 'counter', memtableBytes: 16384 }
   await check(t, 'counter/node', {
     seed: runSeed,
     replaySeed: seed,
-    steps: Math.round(800 * scale),
-    phases: 5,
+    steps: Math.round(400 * scale),
+    phases: 4,
     keyCount: 50,
     operator: 'counter',
     open: () => Tree.open(join(dir, 'db'), options),

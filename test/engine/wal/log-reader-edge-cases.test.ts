@@ -249,24 +249,28 @@ t.test('zeros followed by a valid chunk are CORRUPTION', async (t) => {
   expectCorruption(t, zeroBlock, BLOCK_BYTES, /zero-filled/)
 })
 
-t.test('a damaged length: the scan resumes after the claimed span', async (t) => {
+t.test('a damaged length: the scan resumes at the next byte, so later records are never hidden', async (t) => {
   const data = write('foo', 'bar', 'baz')
-  // 'foo' now claims 13 bytes: its crc fails; 'bar' lies inside the claimed span, 'baz' after it.
-  expectCorruption(t, withByte(data, 4, () => 13), 0, /valid chunk follows at offset 20/)
-  // Known limit (docs/format/wal.md): a damaged length whose claimed span reaches the end of
-  // the file hides the chunks inside it, exactly as damage to the last record is a torn tail.
-  const hidden = read(withByte(data, 4, () => 23))
-  t.same(texts(hidden), [])
-  t.equal(hidden.droppedTailBytes, 30)
+  // 'foo' now claims 13 bytes: its crc fails; 'bar' lies inside the claimed span.
+  expectCorruption(t, withByte(data, 4, () => 13), 0, /valid chunk follows at offset 10/)
+  // A claimed span that runs to (or past) the end of the file must not hide 'bar' and 'baz':
+  // treating it as a torn tail would silently drop acknowledged records.
+  expectCorruption(t, withByte(data, 4, () => 23), 0, /valid chunk follows at offset 10/)
+  expectCorruption(t, withByte(data, 5, () => 0xff), 0, /valid chunk follows at offset 10/)
 })
 
-t.test('a torn record whose payload holds log-framed bytes is still a torn tail', async (t) => {
+t.test('a torn record whose payload holds log-framed bytes is reported, never silently dropped', async (t) => {
+  // The trade-off of scanning from the next byte (docs/format/wal.md): a torn tail whose partial
+  // payload happens to contain a valid log chunk reads as corruption, loudly.
   const inner = write(...Array.from({ length: 2000 }, (_, i) => `inner ${i}`))
   const payload = Buffer.concat([inner, inner, inner]).subarray(0, 90_000)
   const data = write('before', payload)
-  const cut = read(data.subarray(0, BLOCK_BYTES + 20_000))
+  t.throws(() => read(data.subarray(0, BLOCK_BYTES + 20_000)), { code: 'CORRUPTION' })
+  // Plain payload (no framed bytes inside) torn anywhere is still a torn tail.
+  const plain = write('before', Buffer.alloc(90_000, 7))
+  const cut = read(plain.subarray(0, BLOCK_BYTES + 20_000))
   t.same(texts(cut), ['before'], 'truncated inside a MIDDLE chunk')
-  const flipped = read(withByte(data, 2 * BLOCK_BYTES + 100, (b) => b ^ 1))
+  const flipped = read(withByte(plain, 2 * BLOCK_BYTES + 100, (b) => b ^ 1))
   t.same(texts(flipped), ['before'], 'checksum mismatch in the last record')
   t.equal(flipped.validBytes, 13)
 })
