@@ -4,6 +4,7 @@
  */
 import { StrataError, ErrorCode } from './errors.js'
 import type { MergeOperator } from './merge/merge-operator.js'
+import type { CompactionOptions, CompactionStrategyName } from './compaction/picker.js'
 import type { Vfs } from './vfs/vfs.js'
 
 /** Keys are 1..65,535 bytes: every format stores key lengths that fit a u16. */
@@ -48,6 +49,13 @@ export interface TreeOptions {
   /** Worker threads for flush and compaction; 0 runs them on the main thread. Workers are used
    *  only with the node Vfs and a built-in merge operator. */
   backgroundThreads?: number
+  /** Background compaction: a strategy name, or options (see compaction/picker.ts). */
+  compaction?: CompactionStrategyName | (Partial<Omit<CompactionOptions, 'tiered' | 'fifo'>> & {
+    tiered?: Partial<CompactionOptions['tiered']>
+    fifo?: Partial<CompactionOptions['fifo']>
+  })
+  /** Immutable memtables allowed to wait for flush before writes stop (memory bound). */
+  immutableMemtablesMax?: number
 }
 
 export interface ResolvedOptions {
@@ -63,6 +71,8 @@ export interface ResolvedOptions {
   blockCacheBytes: number
   createIfMissing: boolean
   backgroundThreads: number
+  compaction: CompactionOptions
+  immutableMemtablesMax: number
 }
 
 export const DEFAULTS = {
@@ -76,6 +86,7 @@ export const DEFAULTS = {
   blockCacheBytes: 64 * 1024 * 1024,
   createIfMissing: true,
   backgroundThreads: 1,
+  immutableMemtablesMax: 2,
 } as const
 
 export function checkRange(name: string, value: number, min: number, max: number): number {

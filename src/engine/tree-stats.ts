@@ -32,6 +32,17 @@ export interface TreeStats {
   droppedWalTailBytes: number
   /** Obsolete files that could not be removed (they are retried at the next open). */
   cleanupErrors: number
+  /** Bytes compaction still has to rewrite to bring every level to its target (RocksDB's estimate). */
+  pendingCompactionBytes: number
+  /** Background jobs (flushes, compactions) running now. */
+  runningJobs: number
+  /** Bytes written to tables by flushes and compactions per byte flushed (RocksDB's W-Amp). */
+  writeAmplification: number
+  /** Trivial moves among `compactions`. */
+  trivialMoves: number
+  /** Commit groups that were slowed down or stopped by a write stall. */
+  writeStalls: number
+  compactionStrategy: string
   backgroundError: { code: string; message: string } | null
   options: { sync: string; compression: string; mergeOperator: string | null; memtableBytes: number; blockBytes: number; tableBytes: number; filterBitsPerKey: number; blockCacheBytes: number }
 }
@@ -44,7 +55,9 @@ export interface StatsInput {
   snapshots: number
   openTables: number
   blockCache: TreeStats['cache']
-  counters: { flushes: number; compactions: number; bytesFlushed: number; bytesCompacted: number; droppedTailBytes: number; cleanupErrors: number }
+  counters: { flushes: number; compactions: number; bytesFlushed: number; bytesCompacted: number; droppedTailBytes: number; cleanupErrors: number; stalls: number; trivialMoves: number }
+  pendingCompactionBytes: number
+  runningJobs: number
   backgroundError: StrataError | undefined
   options: ResolvedOptions
 }
@@ -80,6 +93,12 @@ export function buildStats(input: StatsInput): TreeStats {
     bytesCompacted: input.counters.bytesCompacted,
     droppedWalTailBytes: input.counters.droppedTailBytes,
     cleanupErrors: input.counters.cleanupErrors,
+    pendingCompactionBytes: input.pendingCompactionBytes,
+    runningJobs: input.runningJobs,
+    writeAmplification: input.counters.bytesFlushed === 0 ? 0 : (input.counters.bytesFlushed + input.counters.bytesCompacted) / input.counters.bytesFlushed,
+    trivialMoves: input.counters.trivialMoves,
+    writeStalls: input.counters.stalls,
+    compactionStrategy: input.options.compaction.strategy,
     backgroundError: input.backgroundError ? { code: input.backgroundError.code, message: input.backgroundError.message } : null,
     options: {
       sync: o.sync,

@@ -20,6 +20,8 @@ import { BlockCache } from './cache/block-cache.js'
 import { TableCache, type OpenTable } from './cache/table-cache.js'
 import { createCheckpoint, type CheckpointResult } from './checkpoint.js'
 import { encodeEntryStream } from './compaction/entry-stream.js'
+import { CompactionScheduler } from './compaction/scheduler.js'
+import { DEFAULT_COMPACTION_OPTIONS, checkCompactionOptions, pendingCompactionBytes, writeStall, type CompactionOptions } from './compaction/picker.js'
 import type { JobCommon } from './compaction/job.js'
 import { InlineRunner, WorkerRunner, type JobRunner } from './compaction/job-runner.js'
 import { StrataError, ErrorCode, invalidArgument } from './errors.js'
@@ -39,7 +41,7 @@ import { recoverTree, removeObsoleteFiles } from './recovery.js'
 import { SnapshotList, closedError, type Snapshot } from './snapshots.js'
 import type { Version } from './version/version.js'
 import type { TableMeta } from './version/file-metadata.js'
-import type { VersionEdit } from './version/version-edit.js'
+import { emptyEdit, type VersionEdit } from './version/version-edit.js'
 import type { VersionSet } from './version/version-set.js'
 import type { FileLock } from './vfs/vfs.js'
 import { NodeVfs, nodeVfs } from './vfs/node-vfs.js'
@@ -66,6 +68,21 @@ export interface IteratorOptions extends ReadOptions {
   limit?: number
 }
 
+function resolveCompaction(options: TreeOptions): CompactionOptions {
+  const given = typeof options.compaction === 'string' ? { strategy: options.compaction } : (options.compaction ?? {})
+  const tableBytes = given.tableBytes ?? options.tableBytes ?? DEFAULTS.tableBytes
+  const base = DEFAULT_COMPACTION_OPTIONS
+  return checkCompactionOptions({
+    ...base,
+    ...given,
+    tableBytes,
+    levelBaseBytes: given.levelBaseBytes ?? 4 * tableBytes,
+    maxCompactionBytes: given.maxCompactionBytes ?? 25 * tableBytes,
+    tiered: { ...base.tiered, ...given.tiered },
+    fifo: { ...base.fifo, ...given.fifo },
+  })
+}
+
 function resolveOptions(options: TreeOptions): ResolvedOptions {
   const sync = options.sync ?? DEFAULTS.sync
   if (sync !== 'always' && sync !== 'none') throw invalidArgument("option sync must be 'always' or 'none'")
@@ -84,6 +101,8 @@ function resolveOptions(options: TreeOptions): ResolvedOptions {
     blockCacheBytes: checkRange('blockCacheBytes', options.blockCacheBytes ?? DEFAULTS.blockCacheBytes, 0, 2 ** 40),
     createIfMissing: options.createIfMissing ?? DEFAULTS.createIfMissing,
     backgroundThreads: checkRange('backgroundThreads', options.backgroundThreads ?? DEFAULTS.backgroundThreads, 0, 16),
+    compaction: resolveCompaction(options),
+    immutableMemtablesMax: checkRange('immutableMemtablesMax', options.immutableMemtablesMax ?? DEFAULTS.immutableMemtablesMax, 1, 64),
   }
 }
 
@@ -102,7 +121,7 @@ export class Tree {
   private flushChain: Promise<void> = Promise.resolve()
   private compactChain: Promise<void> = Promise.resolve()
   private readonly pendingDeletes = new Set<Promise<void>>()
-  private readonly counters = { flushes: 0, compactions: 0, bytesFlushed: 0, bytesCompacted: 0, droppedTailBytes: 0, cleanupErrors: 0 }
+  private readonly counters = { flushes: 0, compactions: 0, bytesFlushed: 0, bytesCompacted: 0, droppedTailBytes: 0, cleanupErrors: 0, stalls: 0, trivialMoves: 0 }
 
   private constructor(
     readonly path: string,
@@ -122,9 +141,14 @@ export class Tree {
     this.view = { active: new Memtable(), immutables: [], version: versions.current }
     this.pipeline = new CommitPipeline(this.commitHost(), init.lastSeqno)
     this.runner = Tree.chooseRunner(options, () => versions.newFileNumber())
+    this.scheduler = new CompactionScheduler(this.schedulerHost(), options.compaction, options.backgroundThreads)
   }
 
   private readonly runner: JobRunner
+  private readonly scheduler: CompactionScheduler
+  /** Set once close() has drained writes: no new background work starts after it. */
+  private stopping = false
+  private changeWaiters: (() => void)[] = []
 
   /** Workers need the node Vfs and a built-in (or no) merge operator; else jobs run inline. */
   private static chooseRunner(options: ResolvedOptions, newFileNumber: () => number): JobRunner {
@@ -165,6 +189,9 @@ export class Tree {
       // The replayed WALs go to a level-0 table now, so that they can be removed and the next
       // recovery does not depend on their torn tails being dropped the same way again.
       await tree.installFlush(rec.memtable, rec.lastSeqno)
+      // One more record, so that the edit that obsoleted the replayed WALs is not the last one
+      // (see `deferred`): only then are those WALs removed below.
+      await tree.installEdit(emptyEdit())
       const current = rec.versions.current
       await removeObsoleteFiles(vfs, path, {
         tables: new Set(current.allTables().map((t) => t.id)),
@@ -286,6 +313,15 @@ export class Tree {
     return this.visibleSeqno
   }
 
+  /**
+   * Reads at a seqno below this one must name a live snapshot (else SEQNO_UNAVAILABLE):
+   * compaction may have collapsed the history there. It rises with compactions and is the
+   * newest seqno at open (snapshots do not survive a restart).
+   */
+  get oldestReadableSeqno(): number {
+    return this.horizon
+  }
+
   get treeId(): string {
     return this.versions.treeId
   }
@@ -354,7 +390,14 @@ export class Tree {
   /** Major compaction: every table into the last level, dropping what no snapshot can see. */
   async compact(): Promise<number> {
     await this.flush()
-    const run = this.compactChain.then(() => this.majorCompaction())
+    const run = this.compactChain.then(async () => {
+      const resume = await this.scheduler.pause()
+      try {
+        await this.majorCompaction()
+      } finally {
+        resume()
+      }
+    })
     this.compactChain = run.catch(() => undefined)
     await run
     return this.versions.versionId
@@ -469,11 +512,13 @@ export class Tree {
     this.counters.bytesFlushed += meta?.sizeBytes ?? 0
     const walNumber = this.immutableWals.get(mem)
     this.immutableWals.delete(mem)
-    if (walNumber !== undefined) await this.removeFile(walFileName(walNumber))
+    if (walNumber !== undefined) this.deferred.wals.push(walNumber)
   }
 
   /** Logs `edit`, installs the Version it produces, and drops `flushed` from the immutables. */
   private async installEdit(edit: VersionEdit, flushed?: Memtable): Promise<Version> {
+    const due = this.deferred
+    this.deferred = { tables: [], wals: [] }
     const version = await this.versions.logAndApply(edit)
     const old = this.view.version
     this.refs.ref(version)
@@ -483,15 +528,87 @@ export class Tree {
       version,
     }
     this.refs.unref(old)
+    this.notifyChange()
+    this.scheduler.maybeSchedule()
+    this.runDeletions(due)
     return version
   }
 
-  private deleteTables(ids: number[]): void {
-    for (const id of ids) {
-      const p = this.tables.close(id).then(() => this.removeFile(tableFileName(id)))
+  /**
+   * Files made obsolete by an edit are deleted only once a LATER manifest record is durable.
+   * The last record of a manifest cannot be told apart from a torn write if media damages it;
+   * recovery then drops it and rolls the Version back one edit, and the files that edit made
+   * obsolete (a WAL it flushed, the inputs of a compaction) must still be there.
+   */
+  private deferred: { tables: number[]; wals: number[] } = { tables: [], wals: [] }
+
+  private runDeletions(due: { tables: number[]; wals: number[] }): void {
+    const jobs = [
+      ...due.tables.map((id) => this.tables.close(id).then(() => this.removeFile(tableFileName(id)))),
+      ...due.wals.map((n) => this.removeFile(walFileName(n))),
+    ]
+    for (const p of jobs) {
       this.pendingDeletes.add(p)
       void p.finally(() => this.pendingDeletes.delete(p))
     }
+  }
+
+  /** Wakes writers waiting on a write stall (a Version changed or the tree failed). */
+  private notifyChange(): void {
+    for (const w of this.changeWaiters.splice(0)) w()
+  }
+
+  private waitForChange(): Promise<void> {
+    return new Promise((resolve) => this.changeWaiters.push(resolve))
+  }
+
+  /** Backpressure before a commit group: slow down or wait while L0 or the memtables pile up. */
+  private async applyWriteStall(): Promise<void> {
+    for (;;) {
+      if (this.backgroundError) throw this.readOnlyError()
+      const stall = writeStall(this.view.version, this.view.immutables.length, {
+        ...this.options.compaction,
+        immutableMemtablesMax: this.options.immutableMemtablesMax,
+      })
+      if (stall.state === 'none') return
+      this.counters.stalls++
+      if (stall.state === 'slowdown') {
+        await new Promise((resolve) => setTimeout(resolve, stall.delayMs))
+        return
+      }
+      await this.waitForChange()
+    }
+  }
+
+  private schedulerHost(): import('./compaction/scheduler.js').SchedulerHost {
+    return {
+      version: () => this.view.version,
+      snapshots: () => this.snapshots.seqnos(),
+      visibleSeqno: () => this.visibleSeqno,
+      runner: this.runner,
+      jobCommon: () => this.jobCommon(),
+      prepareTables: async (tables) => {
+        for (const t of tables) await this.tables.open(t.id)
+        if (tables.length > 0) await this.options.vfs.syncDir(this.path)
+      },
+      install: async (edit) => {
+        await this.installEdit(edit)
+      },
+      raiseHorizon: (seqno) => {
+        if (seqno > this.horizon) this.horizon = seqno
+      },
+      fail: (error) => this.setBackgroundError(error),
+      canRun: () => !this.stopping && this.backgroundError === undefined,
+      record: (task, bytesWritten) => {
+        this.counters.compactions++
+        this.counters.bytesCompacted += bytesWritten
+        if (task.kind === 'move') this.counters.trivialMoves++
+      },
+    }
+  }
+
+  private deleteTables(ids: number[]): void {
+    this.deferred.tables.push(...ids)
   }
 
   private async removeFile(name: string): Promise<void> {
@@ -509,6 +626,7 @@ export class Tree {
     return {
       syncPolicy: this.options.sync,
       beforeGroup: async () => {
+        await this.applyWriteStall()
         if (this.view.active.approximateBytes >= this.options.memtableBytes) await this.rotate()
       },
       currentWal: () => this.wal,
@@ -531,6 +649,7 @@ export class Tree {
     if (this.backgroundError) return
     const cause = error instanceof StrataError ? error : new StrataError(ErrorCode.IO, String(error), { cause: error })
     this.backgroundError = cause
+    this.notifyChange()
   }
 
   private readOnlyError(): StrataError {
@@ -559,6 +678,8 @@ export class Tree {
       counters: this.counters,
       backgroundError: this.backgroundError,
       options: this.options,
+      pendingCompactionBytes: pendingCompactionBytes(this.view.version, this.options.compaction),
+      runningJobs: this.runner.running,
     })
   }
 
@@ -567,8 +688,13 @@ export class Tree {
     if (this.closed) return
     this.closed = true
     await this.pipeline.idle()
+    this.stopping = true
     await this.flushChain
     await this.compactChain
+    await this.scheduler.idle()
+    if (!this.backgroundError && (this.deferred.tables.length > 0 || this.deferred.wals.length > 0)) {
+      await this.installEdit(emptyEdit()).catch((e) => this.setBackgroundError(e))
+    }
     if (!this.backgroundError) await this.wal.sync().catch((e) => this.setBackgroundError(e))
     await this.wal.close()
     await Promise.all([...this.pendingDeletes])

@@ -7,8 +7,9 @@
  * - Every write resolves with a seqno; the model applies it at that seqno, and tree.seqno always
  *   equals model.seqno once no write is in flight.
  * - Reads at an explicit seqno are made only where the API allows them: a held snapshot's
- *   seqno, or a seqno in [horizon, tree.seqno], where horizon is tree.seqno at open or at the
- *   start of the last compact(). Older seqnos must fail with SEQNO_UNAVAILABLE.
+ *   seqno, or a seqno in [horizon, tree.seqno], where horizon is the tree's own
+ *   oldestReadableSeqno (raised at open and by every compaction, background ones included).
+ *   Older seqnos must fail with SEQNO_UNAVAILABLE.
  * - A mismatch throws ModelMismatch carrying the seed and the recent actions, so the failure
  *   can be replayed with STRATA_SEED=<seed>.
  */
@@ -119,7 +120,10 @@ export class ModelHarness {
   tree!: Tree
   readonly model: TreeModel
   readonly snapshots: Snapshot[] = []
-  horizon = 0
+  /** The engine's own horizon: reads below it need a held snapshot (background compaction raises it). */
+  get horizon(): number {
+    return this.tree.oldestReadableSeqno
+  }
   step = 0
   /** Flushes and compactions of closed incarnations (stats() restarts at each open), and reopens. */
   readonly totals = { flushes: 0, compactions: 0, reopens: 0 }
@@ -132,7 +136,6 @@ export class ModelHarness {
 
   async start(): Promise<void> {
     this.tree = await this.options.open()
-    this.horizon = this.tree.seqno
     this.check(this.tree.seqno === this.model.seqno, `fresh tree has seqno ${this.tree.seqno}`)
   }
 
@@ -208,7 +211,6 @@ export class ModelHarness {
     const seqnos = await Promise.all(groups.map((g) => this.submit(g, g.length > 1)))
     await job
     // A compaction that overlapped the writes may have collapsed history up to any of them.
-    if (background === 'compact') this.horizon = this.tree.seqno
     const order = groups.map((ops, i) => ({ ops, seqno: seqnos[i]! })).sort((a, b) => a.seqno - b.seqno)
     for (let i = 1; i < order.length; i++) {
       this.check(order[i]!.seqno > order[i - 1]!.seqno, `concurrent writes share seqno ${order[i]!.seqno}`)
@@ -336,9 +338,7 @@ export class ModelHarness {
 
   async compact(): Promise<void> {
     this.note('compact')
-    const start = this.tree.seqno
     await this.tree.compact()
-    this.horizon = Math.max(this.horizon, start)
   }
 
   /** Closes and reopens the tree; snapshots do not survive it. */
@@ -350,7 +350,6 @@ export class ModelHarness {
     await this.tree.close()
     this.snapshots.length = 0
     this.tree = await this.options.open()
-    this.horizon = this.tree.seqno
     this.check(this.tree.seqno === this.model.seqno, `reopened at seqno ${this.tree.seqno}, expected ${this.model.seqno}`)
   }
 

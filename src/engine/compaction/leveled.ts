@@ -137,6 +137,8 @@ function makeTask(
   fields: Pick<CompactionTask, 'kind' | 'reason' | 'inputs' | 'outputLevel' | 'score'>,
 ): CompactionTask {
   const tables = fields.inputs.flatMap((input) => input.tables)
+  assert(tables.length >= 1, 'a task has input tables')
+  assert(fields.outputLevel >= (fields.inputs[fields.inputs.length - 1] as { level: number }).level, 'output at or below inputs')
   return { ...fields, bottommost: isBottommost(version, tables, fields.outputLevel) }
 }
 

@@ -14,11 +14,14 @@
  *   key is split between an input and a table left behind in an input level (clean cuts).
  * - merge into L0 (intra-L0, tiered): the L0 inputs are contiguous in L0 order, so one output
  *   run keeps L0's age order. The runner should write it as ONE table (like a flush).
- * - move: the inputs (one level) are re-filed at outputLevel unchanged; they overlap neither
- *   each other nor any table of outputLevel.
+ * - move: the inputs (one level) are re-filed at outputLevel unchanged (edit: remove at their
+ *   level, add the same TableMeta with level = outputLevel). They overlap no table of
+ *   outputLevel; L0 inputs are pairwise disjoint, L1+ inputs are one clean-cut group (its
+ *   neighbours may share a boundary key, as in any sorted level).
  * - drop (FIFO): the inputs are deleted; nothing is written; outputLevel is 0.
- * - A new task's output range never overlaps what a running task (inferred from the busy
- *   tables) will write into the same level, so concurrent results install in any order.
+ * - Concurrency: a task never takes a busy table, and that is enough for its output range to
+ *   miss whatever running tasks will write (leveled.ts says why), so results of concurrent
+ *   tasks install in any order.
  * - bottommost: no table outside the inputs that may hold older data for a key in the inputs'
  *   range exists (deeper levels; older L0 tables when the output is L0). Only then may the
  *   compaction drop point and range tombstones.
