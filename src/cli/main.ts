@@ -5,9 +5,10 @@
  * an unknown flag or a bad value prints one clear line and exits 2 before anything is opened.
  *
  * Exit codes: 0 success (including a graceful shutdown on SIGTERM/SIGINT), 1 a failure while
- * running (the data directory is locked by another process, a tree is corrupt, the port is
- * taken), 2 a usage or configuration error (bad flag, bad tokens/key file, non-loopback host
- * without tokens, a feature not implemented yet).
+ * starting or stopping (the data directory is locked by another process, the port is taken, a
+ * tree did not close cleanly), 2 a usage or configuration error (bad flag, bad tokens/key file,
+ * non-loopback host without tokens, a feature not implemented yet). A tree that cannot be opened
+ * does not stop the server: /readyz answers 503 naming it, and it can be dropped.
  *
  * Output: logs are JSON lines on stdout (pino, with request ids); this file writes the help on
  * stdout and one human line on stderr once listening: `strata: listening on <url> ...`.
@@ -67,7 +68,13 @@ async function serve(config: ServeConfig): Promise<number> {
   }
   const auth = config.tokens === undefined ? 'no auth (loopback only)' : `${config.tokens.length} token(s)`
   process.stderr.write(`strata: listening on ${running.url} (data ${config.dataDir}, ${auth}, sync ${config.sync})\n`)
-  await running.closed
+  try {
+    await running.closed
+  } catch (error) {
+    const code = (error as { code?: unknown }).code
+    process.stderr.write(`strata: stopped, but a tree did not close cleanly (${typeof code === 'string' ? code : 'error'}); acknowledged writes are in its log\n`)
+    return EXIT_FAILURE
+  }
   process.stderr.write('strata: stopped; every tree closed\n')
   return EXIT_OK
 }

@@ -148,6 +148,8 @@ export class Tree {
   private readonly scheduler: CompactionScheduler
   /** Set once close() has drained writes: no new background work starts after it. */
   private stopping = false
+  /** True until open() has removed obsolete files: no compaction may create files before that. */
+  private opening = true
   private changeWaiters: (() => void)[] = []
 
   /** Workers need the node Vfs and a built-in (or no) merge operator; else jobs run inline. */
@@ -200,6 +202,8 @@ export class Tree {
         // A torn manifest tail may have been a damaged last record naming tables: keep them.
         keepUnreferencedTables: rec.versions.manifestDroppedTailBytes > 0,
       })
+      tree.opening = false
+      tree.scheduler.maybeSchedule()
       return tree
     } catch (error) {
       await tables.closeAll()
@@ -598,7 +602,7 @@ export class Tree {
         if (seqno > this.horizon) this.horizon = seqno
       },
       fail: (error) => this.setBackgroundError(error),
-      canRun: () => !this.stopping && this.backgroundError === undefined,
+      canRun: () => !this.opening && !this.stopping && this.backgroundError === undefined,
       record: (task, bytesWritten) => {
         this.counters.compactions++
         this.counters.bytesCompacted += bytesWritten

@@ -41,7 +41,7 @@ export interface RunningServer {
   readonly app: FastifyInstance
   /** Graceful shutdown; resolves once every tree is closed. Idempotent. */
   close(): Promise<void>
-  /** Resolves when the server has shut down, whoever started the shutdown. */
+  /** Settles when the server has shut down, whoever started the shutdown; rejects if a tree failed to close. */
   readonly closed: Promise<void>
 }
 
@@ -76,20 +76,28 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     throw error
   }
   let closing: Promise<void> | undefined
-  let resolveClosed: () => void = () => {}
-  const closed = new Promise<void>((resolve) => { resolveClosed = resolve })
+  let settleClosed: (error?: unknown) => void = () => {}
+  const closed = new Promise<void>((resolve, reject) => {
+    settleClosed = (error) => (error === undefined ? resolve() : reject(error))
+  })
+  closed.catch(() => undefined) // observed through close() or `closed` by the caller
   const onSignal = (signal: NodeJS.Signals): void => {
     if (closing !== undefined) {
       app.log.warn({ signal }, 'second signal during shutdown: exiting now (acknowledged writes are durable)')
       process.exit(1)
     }
     app.log.info({ signal }, 'shutting down: finishing in-flight requests, then closing every tree')
-    void close()
+    close().catch((error: unknown) => app.log.error({ err: error }, 'shutdown failed: a tree did not close cleanly'))
   }
   const close = (): Promise<void> => {
-    closing ??= gracefulClose(app, shutdownGraceMs).finally(() => {
+    closing ??= gracefulClose(app, shutdownGraceMs).then(
+      () => settleClosed(),
+      (error: unknown) => {
+        settleClosed(error)
+        throw error
+      },
+    ).finally(() => {
       for (const signal of signals) process.removeListener(signal, onSignal)
-      resolveClosed()
     })
     return closing
   }

@@ -44,9 +44,17 @@ export class InlineRunner implements JobRunner {
   async close(): Promise<void> {}
 }
 
+interface Pending {
+  job: Job
+  id: number
+  newFileNumber: () => number
+  resolve: (r: JobResult) => void
+  reject: (e: unknown) => void
+}
+
 interface Slot {
   worker: Worker
-  busy: { id: number; resolve: (r: JobResult) => void; reject: (e: unknown) => void } | undefined
+  busy: Pending | undefined
 }
 
 type WorkerMessage =
@@ -60,47 +68,65 @@ function workerUrl(): URL {
   return new URL(`./worker-main.${ext}`, import.meta.url)
 }
 
-export class WorkerRunner implements JobRunner {
-  readonly kind = 'worker'
+/**
+ * The process-wide pool of background workers, shared by every tree: a server hosting many
+ * trees runs a bounded number of threads, and a worker (which costs a module load) is started
+ * only when the first job needs it. Workers are unref'd: they never keep the process alive.
+ */
+class WorkerPool {
   private readonly slots: Slot[] = []
-  private readonly queue: { job: Job; id: number; resolve: (r: JobResult) => void; reject: (e: unknown) => void }[] = []
+  private readonly queue: Pending[] = []
   private nextId = 1
-  private closed = false
+  private size = 0
 
-  constructor(size: number, private readonly newFileNumber: () => number) {
-    for (let i = 0; i < size; i++) this.slots.push(this.spawn())
+  /** Grows the pool to at least `size` workers (spawned lazily). */
+  reserve(size: number): void {
+    this.size = Math.max(this.size, size)
   }
 
-  get running(): number {
-    return this.slots.filter((s) => s.busy !== undefined).length
-  }
-
-  run(job: Job): Promise<JobResult> {
-    if (this.closed) return Promise.reject(new StrataError(ErrorCode.CLOSED, 'the job runner is closed'))
+  run(job: Job, newFileNumber: () => number): Promise<JobResult> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ job, id: this.nextId++, resolve, reject })
+      this.queue.push({ job, id: this.nextId++, newFileNumber, resolve, reject })
       this.dispatch()
     })
   }
 
+  /** Removes queued (not started) jobs of one runner. */
+  cancel(predicate: (p: Pending) => boolean, error: unknown): void {
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      const p = this.queue[i]!
+      if (predicate(p)) {
+        this.queue.splice(i, 1)
+        p.reject(error)
+      }
+    }
+  }
+
+  async killAll(): Promise<void> {
+    await Promise.all(this.slots.map((s) => s.worker.terminate()))
+  }
+
   private spawn(): Slot {
     const worker = new Worker(workerUrl())
-    worker.unref()
     const slot: Slot = { worker, busy: undefined }
     worker.on('message', (msg: WorkerMessage) => this.onMessage(slot, msg))
     worker.on('error', (error) => this.onExit(slot, error))
     worker.on('exit', (code) => this.onExit(slot, new Error(`worker exited with code ${code}`)))
+    // Idle workers never keep the process alive; a busy one does (its job's promise is pending).
+    // unref() after the listeners: adding a 'message' listener refs the port again.
+    worker.unref()
     return slot
   }
 
   private onMessage(slot: Slot, msg: WorkerMessage): void {
+    const busy = slot.busy
     if (msg.type === 'need-file-number') {
-      slot.worker.postMessage({ type: 'file-number', request: msg.request, number: this.newFileNumber() })
+      if (busy) slot.worker.postMessage({ type: 'file-number', request: msg.request, number: busy.newFileNumber() })
       return
     }
-    const busy = slot.busy
     if (busy === undefined || busy.id !== msg.id) return
     slot.busy = undefined
+    slot.worker.unref()
     if (msg.type === 'done') busy.resolve({ ...msg.result, tables: msg.result.tables.map(reviveTableMeta) })
     else busy.reject(reviveError(msg.error))
     this.dispatch()
@@ -109,37 +135,65 @@ export class WorkerRunner implements JobRunner {
   private onExit(slot: Slot, cause: unknown): void {
     const index = this.slots.indexOf(slot)
     if (index < 0) return
+    this.slots.splice(index, 1)
     const busy = slot.busy
     slot.busy = undefined
     if (busy) busy.reject(new StrataError(ErrorCode.IO, 'a background worker died during a job', { cause }))
-    if (this.closed) {
-      this.slots.splice(index, 1)
-      return
-    }
-    this.slots[index] = this.spawn()
     this.dispatch()
   }
 
   private dispatch(): void {
-    for (const slot of this.slots) {
-      if (slot.busy !== undefined) continue
-      const next = this.queue.shift()
-      if (next === undefined) return
-      slot.busy = { id: next.id, resolve: next.resolve, reject: next.reject }
+    while (this.queue.length > 0) {
+      let slot = this.slots.find((s) => s.busy === undefined)
+      if (slot === undefined && this.slots.length < this.size) {
+        slot = this.spawn()
+        this.slots.push(slot)
+      }
+      if (slot === undefined) return
+      const next = this.queue.shift()!
+      slot.busy = next
+      slot.worker.ref()
       const transfer = next.job.type === 'flush' ? [next.job.entries.buffer as ArrayBuffer] : []
       slot.worker.postMessage({ type: 'job', id: next.id, job: next.job }, transfer)
+    }
+  }
+}
+
+const sharedPool = new WorkerPool()
+
+/** A tree's handle on the shared worker pool. */
+export class WorkerRunner implements JobRunner {
+  readonly kind = 'worker'
+  running = 0
+  private closed = false
+  private readonly token = {}
+
+  constructor(threads: number, private readonly newFileNumber: () => number) {
+    sharedPool.reserve(threads)
+  }
+
+  async run(job: Job): Promise<JobResult> {
+    if (this.closed) throw new StrataError(ErrorCode.CLOSED, 'the job runner is closed')
+    this.running++
+    try {
+      const tagged = this.newFileNumber
+      const runner = this.token
+      return await sharedPool.run(job, Object.assign(() => tagged(), { runner }))
+    } finally {
+      this.running--
     }
   }
 
   /** Test seam: kills every worker as a crash would (running jobs fail with IO). */
   async killWorkersForTest(): Promise<void> {
-    await Promise.all(this.slots.map((s) => s.worker.terminate()))
+    await sharedPool.killAll()
   }
 
   async close(): Promise<void> {
     this.closed = true
-    for (const q of this.queue.splice(0)) q.reject(new StrataError(ErrorCode.CLOSED, 'the job runner is closed'))
-    await Promise.all(this.slots.map((s) => s.worker.terminate()))
-    this.slots.length = 0
+    sharedPool.cancel(
+      (p) => (p.newFileNumber as unknown as { runner?: object }).runner === this.token,
+      new StrataError(ErrorCode.CLOSED, 'the job runner is closed'),
+    )
   }
 }

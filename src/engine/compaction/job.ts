@@ -105,7 +105,16 @@ async function runCompaction(job: CompactJob, env: JobEnvironment): Promise<JobR
       tombstones: FragmentedTombstones.from(readers.flatMap((r) => [...r.rangeTombstones])),
     })
     const output = new TableOutput(
-      { vfs: env.vfs, dir: job.dir, level: job.outputLevel, targetBytes: job.tableBytes, builder: job.builder, newFileNumber: env.newFileNumber },
+      {
+        vfs: env.vfs,
+        dir: job.dir,
+        level: job.outputLevel,
+        // Level 0 holds overlapping tables ordered by seqno: an output there must be ONE table,
+        // or a key's versions could be split across two and read in the wrong order.
+        targetBytes: job.outputLevel === 0 ? Number.POSITIVE_INFINITY : job.tableBytes,
+        builder: job.builder,
+        newFileNumber: env.newFileNumber,
+      },
       stream.outputTombstones(),
     )
     const merged = new MergingIterator(readers.map((r) => r.newIterator()))

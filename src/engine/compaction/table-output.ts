@@ -101,6 +101,6 @@ export class TableOutput {
     assert(b !== undefined, 'no open table')
     this.builder = undefined
     const built: BuiltTable = await b.finish()
-    this.tables.push({ id: this.builderId, level: this.options.level, ...built })
+    this.tables.push({ id: this.builderId, level: this.options.level, ...built, createdAtMs: Date.now() })
   }
 }

@@ -2,7 +2,7 @@
  * BTree: the memtable's ordered structure, an in-memory B+tree of point entries (user key,
  * seqno, kind, value) in internal order: user key ascending (bytewise), seqno descending.
  * Chosen over a skiplist and a sorted array by bench/memtable-structures.ts (numbers and
- * reasons in docs/memtable.md): at 1 M entries it inserts ~2x, looks up 2-3x and scans 2-7x
+ * reasons in docs/memtable.md): at 1 M entries it inserts ~2x, looks up 2-3x and scans ~2x
  * faster than a skiplist and uses ~2.4x less heap, because a leaf keeps 64 key pointers in
  * one array instead of one heap node (and one cache miss) per entry.
  *

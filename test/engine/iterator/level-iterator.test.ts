@@ -187,3 +187,20 @@ t.test('a failing file leaves the level invalid and closed until the next seek',
   it.close()
   t.end()
 })
+
+t.test('when a failing file also fails to close, the first failure is reported', (t) => {
+  const files = [{ smallestKey: Buffer.from('a'), largestKey: Buffer.from('b') }]
+  const broken = new VectorIterator([entry('a', 1), entry('b', 1)])
+  broken.next = () => {
+    throw new StrataError(ErrorCode.CORRUPTION, 'bad block')
+  }
+  broken.close = () => {
+    throw new StrataError(ErrorCode.IO, 'close failed')
+  }
+  const it = new LevelIterator(files, () => broken)
+  it.first()
+  t.throws(() => it.next(), { code: ErrorCode.CORRUPTION })
+  t.notOk(it.valid)
+  it.close()
+  t.end()
+})

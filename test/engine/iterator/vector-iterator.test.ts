@@ -58,6 +58,8 @@ t.test('the empty iterator is never valid', (t) => {
     t.notOk(it.valid)
   }
   t.throws(() => it.key, AssertionError)
+  t.throws(() => it.seqno, AssertionError)
+  t.throws(() => it.kind, AssertionError)
   t.throws(() => it.value, AssertionError)
   t.throws(() => it.next(), AssertionError)
   t.throws(() => it.prev(), AssertionError)
