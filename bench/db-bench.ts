@@ -7,7 +7,9 @@
  *     --engines strata,classic-level --runs 5 --value-size 100 --seed 7 --markdown
  *
  * Flags: --num N, --quick, --workloads a,b, --engines a,b, --runs N, --value-size N, --seed N,
- * --in-process (no child processes), --markdown (table for docs/benchmarks.md).
+ * --in-process (no child processes), --markdown (table for docs/benchmarks.md), --profile DIR
+ * (V8 CPU profile of each run's timed part only, not of its data load: one .cpuprofile per run,
+ * the format `node --cpu-prof` writes; summarize it as docs/benchmarks.md shows).
  *
  * How it runs: for each run, for each workload, each engine in turn (the engine order rotates
  * from run to run, so neither always goes first on a warm page cache). Each (workload, engine,
@@ -20,6 +22,7 @@
  */
 import { execFile } from 'node:child_process'
 import { cpus, loadavg, totalmem } from 'node:os'
+import { resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { EngineFactory } from './engines/types.js'
 import { BASELINE_ENGINE, formatReport, summarize, type Summary } from './report.js'
@@ -39,6 +42,9 @@ const DEFAULT_SEED = 301
 /** A child that runs longer than this is stuck: 1M entries take well under a minute. */
 const CHILD_TIMEOUT_MS = 30 * 60 * 1000
 const RESULT_MARKER = 'DB-BENCH-RESULT '
+/** A child still alive this long after its engine closed has a leaked handle: say so, exit. */
+const CHILD_EXIT_GRACE_MS = 5000
+const LEAK_MARKER = 'DB-BENCH-WARNING '
 
 export interface BenchConfig {
   num: number
@@ -49,16 +55,23 @@ export interface BenchConfig {
   engines: string[]
   inProcess: boolean
   markdown: boolean
+  /** CPU-profile the timed part of every run into this directory (see --profile). */
+  profileDir: string | undefined
 }
 
 const USAGE = `usage: db-bench [--num N] [--quick] [--workloads ${WORKLOADS.map((w) => w.name).join(',')}]
   [--engines ${Object.keys(ENGINE_LOADERS).join(',')}] [--runs N] [--value-size N] [--seed N]
-  [--in-process] [--markdown]`
+  [--in-process] [--markdown] [--profile DIR]`
 
 function positiveInteger(flag: string, text: string | undefined, min: number): number {
   const n = Number(text)
   if (text === undefined || !Number.isSafeInteger(n) || n < min) throw new Error(`${flag} needs an integer >= ${min}\n${USAGE}`)
   return n
+}
+
+function requiredText(flag: string, text: string | undefined): string {
+  if (text === undefined || text === '' || text.startsWith('--')) throw new Error(`${flag} needs a value\n${USAGE}`)
+  return text
 }
 
 function names(flag: string, text: string | undefined, known: readonly string[]): string[] {
@@ -77,6 +90,7 @@ export function parseFlags(argv: readonly string[]): BenchConfig {
   const config: BenchConfig = {
     num: FULL_ENTRIES, runs: 3, valueSizeBytes: 100, seed: DEFAULT_SEED,
     workloads: workloadNames, engines: Object.keys(ENGINE_LOADERS), inProcess: false, markdown: false,
+    profileDir: undefined,
   }
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!
@@ -91,6 +105,7 @@ export function parseFlags(argv: readonly string[]): BenchConfig {
     else if (name === '--quick') quick = true
     else if (name === '--in-process') config.inProcess = true
     else if (name === '--markdown') config.markdown = true
+    else if (name === '--profile') config.profileDir = requiredText(name, value())
     else throw new Error(`unknown flag ${flag}\n${USAGE}`)
   }
   config.num = num ?? (quick ? QUICK_ENTRIES : FULL_ENTRIES)
@@ -122,9 +137,22 @@ function runJobInChild(job: Job): Promise<RunResult> {
         reject(new Error(`${job.workload} on ${job.engine} failed: ${error?.message ?? 'no result'}\n${stderr}`))
         return
       }
+      for (const warning of stderr.split('\n').filter((l) => l.startsWith(LEAK_MARKER))) {
+        process.stderr.write(`${warning.slice(LEAK_MARKER.length)}\n`)
+      }
       resolve(JSON.parse(line.slice(RESULT_MARKER.length)) as RunResult)
     })
   })
+}
+
+/** In a child: if something keeps the process alive after the result, report it and exit. */
+function exitWhenDone(job: Job): void {
+  setTimeout(() => {
+    const handles = (process as unknown as { _getActiveHandles?: () => object[] })._getActiveHandles?.() ?? []
+    const names = handles.map((h) => h.constructor.name).join(', ')
+    process.stderr.write(`${LEAK_MARKER}${job.workload} on ${job.engine}: process still alive ${CHILD_EXIT_GRACE_MS} ms after close (handles: ${names})\n`)
+    process.exit(0)
+  }, CHILD_EXIT_GRACE_MS).unref()
 }
 
 export interface BenchOutput {
@@ -140,6 +168,7 @@ export async function runBench(config: BenchConfig, log: (line: string) => void 
   const factories = new Map<string, EngineFactory>()
   for (const name of config.engines) factories.set(name, await ENGINE_LOADERS[name]!())
   const spec: RunSpec = { num: config.num, valueSizeBytes: config.valueSizeBytes, seed: config.seed }
+  if (config.profileDir !== undefined) spec.profileDir = resolve(config.profileDir)
   const results: RunResult[] = []
   for (let run = 0; run < config.runs; run++) {
     const order = config.engines.map((_, i) => config.engines[(i + run) % config.engines.length]!)
@@ -177,8 +206,10 @@ function header(config: BenchConfig, factories: Map<string, EngineFactory>, load
 
 async function main(argv: readonly string[]): Promise<void> {
   if (argv[0] === '--child') {
-    const result = await runJobInProcess(JSON.parse(argv[1] ?? '') as Job)
+    const job = JSON.parse(argv[1] ?? '') as Job
+    const result = await runJobInProcess(job)
     process.stdout.write(`${RESULT_MARKER}${JSON.stringify(result)}\n`)
+    exitWhenDone(job)
     return
   }
   const config = parseFlags(argv)

@@ -22,7 +22,8 @@
  * writes run with sync off; a read workload that does not find every key it reads, or scans a
  * different number of entries than it loaded, throws (a fast wrong answer is not a result).
  */
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
+import { Session } from 'node:inspector/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { BenchEngine, EngineFactory } from './engines/types.js'
@@ -42,6 +43,8 @@ export interface RunSpec {
   num: number
   valueSizeBytes: number
   seed: number
+  /** When set, the timed part (only) is CPU-profiled into <dir>/<workload>-<engine>-<time>.cpuprofile. */
+  profileDir?: string
 }
 
 /** How a workload drives the engine, filled in by the workload itself for the report. */
@@ -296,6 +299,23 @@ function percentileUs(sortedNs: Float64Array, fraction: number): number | undefi
   return sortedNs[index]! / 1000
 }
 
+/** Runs `timed` under the V8 CPU profiler when `profileDir` is set (same format as --cpu-prof). */
+async function profiled<T>(profileDir: string | undefined, name: string, timed: () => Promise<T>): Promise<T> {
+  if (profileDir === undefined) return timed()
+  const session = new Session()
+  session.connect()
+  try {
+    await session.post('Profiler.enable')
+    await session.post('Profiler.start')
+    const result = await timed()
+    const { profile } = await session.post('Profiler.stop')
+    await writeFile(join(profileDir, `${name}-${Date.now()}.cpuprofile`), JSON.stringify(profile))
+    return result
+  } finally {
+    session.disconnect()
+  }
+}
+
 /** One measured run of `workload` on a fresh engine in a fresh temporary directory. */
 export async function runOnce(factory: EngineFactory, workload: Workload, spec: RunSpec): Promise<RunResult> {
   const root = await mkdtemp(join(tmpdir(), `strata-bench-${factory.name}-`))
@@ -310,7 +330,7 @@ export async function runOnce(factory: EngineFactory, workload: Workload, spec: 
     let measured: Measured
     let diskBytes: number
     try {
-      measured = await workload.run(engine, spec)
+      measured = await profiled(spec.profileDir, `${workload.name}-${factory.name}`, () => workload.run(engine, spec))
       diskBytes = await directoryBytes(dir)
     } finally {
       await engine.close()

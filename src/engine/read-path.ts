@@ -7,6 +7,7 @@
  * entries are looked at; an entry older than `tombstoneSeqno` is deleted. Merge operands are
  * collected until a Put (base), a Delete, a covering tombstone or the end of history.
  */
+import { compareBytes } from './base/bytes.js'
 import { KeyKind } from './base/internal-key.js'
 import type { OpenTable } from './cache/table-cache.js'
 import type { InternalIterator } from './iterator/internal-iterator.js'
@@ -112,7 +113,7 @@ export function getValue(
   for (const meta of levels[0] ?? []) {
     if (lookup.done) break
     if (meta.smallestSeqno > seqno) continue
-    if (Buffer.compare(key, meta.smallestKey) < 0 || Buffer.compare(key, meta.largestKey) > 0) continue
+    if (compareBytes(key, meta.smallestKey) < 0 || compareBytes(key, meta.largestKey) > 0) continue
     searchTable(tables(meta.id), lookup)
   }
   for (let level = 1; level < LEVEL_COUNT && !lookup.done; level++) {

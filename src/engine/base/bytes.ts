@@ -10,9 +10,23 @@ export function toBuffer(data: Uint8Array | string): Buffer {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength)
 }
 
-/** Bytewise comparison: negative, zero or positive. */
+/** Bytes compared in a JS loop before handing the rest to the native compare. */
+const INLINE_COMPARE_BYTES = 64
+
+/**
+ * Bytewise comparison: negative, zero or positive (the sign of Buffer.compare). A JS loop
+ * over the first bytes costs ~20 ns for a 16-byte key against ~110 ns for the native call
+ * (measured on Node 20, docs/memtable.md), and keys are short.
+ */
 export function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  return Buffer.compare(a, b)
+  const common = a.length < b.length ? a.length : b.length
+  const inline = common < INLINE_COMPARE_BYTES ? common : INLINE_COMPARE_BYTES
+  for (let i = 0; i < inline; i++) {
+    const d = (a[i] as number) - (b[i] as number)
+    if (d !== 0) return d
+  }
+  if (inline < common) return Buffer.compare(a.subarray(inline), b.subarray(inline))
+  return a.length - b.length
 }
 
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -12,6 +12,7 @@
  * JS numbers are exact to 2^53, so seqnos stop at MAX_SEQNO although the format has 56 bits.
  */
 import { assert } from './assert.js'
+import { compareBytes } from './bytes.js'
 
 /** DO NOT CHANGE: on disk (tables, WAL, blob files). */
 export const KeyKind = {
@@ -64,7 +65,7 @@ export function compareKeySeqno(
   aKey: Uint8Array, aSeqno: number, aKind: number,
   bKey: Uint8Array, bSeqno: number, bKind: number,
 ): number {
-  const c = Buffer.compare(aKey, bKey)
+  const c = compareBytes(aKey, bKey)
   if (c !== 0) return c
   if (aSeqno !== bSeqno) return aSeqno > bSeqno ? -1 : 1
   return bKind - aKind

@@ -9,6 +9,7 @@
  *
  * On failure every table this output created is removed; nothing partial is left for a Version.
  */
+import { compareBytes } from '../base/bytes.js'
 import { assert } from '../base/assert.js'
 import type { KeyKind } from '../base/internal-key.js'
 import { tableFileName } from '../filenames.js'
@@ -70,17 +71,17 @@ export class TableOutput {
     if (this.maxEndInTable === undefined) return true
     let boundary = key
     const pending = this.fragments[this.nextFragment]
-    if (pending !== undefined && Buffer.compare(pending.start, boundary) < 0) boundary = pending.start
-    return Buffer.compare(this.maxEndInTable, boundary) < 0
+    if (pending !== undefined && compareBytes(pending.start, boundary) < 0) boundary = pending.start
+    return compareBytes(this.maxEndInTable, boundary) < 0
   }
 
   private addFragmentsUpTo(key: Buffer | undefined): void {
     const b = this.builder!
     while (this.nextFragment < this.fragments.length) {
       const f = this.fragments[this.nextFragment]!
-      if (key !== undefined && Buffer.compare(f.start, key) > 0) break
+      if (key !== undefined && compareBytes(f.start, key) > 0) break
       for (const s of f.seqnos) b.addRangeTombstone(f.start, f.end, s)
-      if (this.maxEndInTable === undefined || Buffer.compare(f.end, this.maxEndInTable) > 0) this.maxEndInTable = f.end
+      if (this.maxEndInTable === undefined || compareBytes(f.end, this.maxEndInTable) > 0) this.maxEndInTable = f.end
       this.nextFragment++
     }
   }

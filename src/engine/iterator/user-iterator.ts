@@ -10,6 +10,7 @@
  * Returned keys are fresh copies; returned values are owned by the caller (never reused).
  * The iterator pins its Version (so compaction cannot delete its files) until closed.
  */
+import { compareBytes } from '../base/bytes.js'
 import { KeyKind } from '../base/internal-key.js'
 import { StrataError, ErrorCode } from '../errors.js'
 import { foldOperands, type MergeOperator } from '../merge/merge-operator.js'
@@ -138,7 +139,7 @@ export class TreeIterator implements Iterable<Entry>, AsyncIterable<Entry> {
     const { lower, upper, upperInclusive } = this.parts.bounds
     if (!this.parts.reverse) {
       let from = lower
-      if (target !== undefined && (from === undefined || Buffer.compare(target, from) > 0)) from = target
+      if (target !== undefined && (from === undefined || compareBytes(target, from) > 0)) from = target
       if (from === undefined) this.it.first()
       else this.it.seekGE(from)
       return
@@ -148,7 +149,7 @@ export class TreeIterator implements Iterable<Entry>, AsyncIterable<Entry> {
     if (upper !== undefined) until = upperInclusive ? Buffer.concat([upper, Buffer.of(0)]) : upper
     if (target !== undefined) {
       const t = Buffer.concat([target, Buffer.of(0)])
-      if (until === undefined || Buffer.compare(t, until) < 0) until = t
+      if (until === undefined || compareBytes(t, until) < 0) until = t
     }
     if (until === undefined) this.it.last()
     else this.it.seekLT(until)
@@ -157,14 +158,14 @@ export class TreeIterator implements Iterable<Entry>, AsyncIterable<Entry> {
   private belowLower(key: Buffer): boolean {
     const { lower, lowerExclusive } = this.parts.bounds
     if (lower === undefined) return false
-    const c = Buffer.compare(key, lower)
+    const c = compareBytes(key, lower)
     return lowerExclusive ? c <= 0 : c < 0
   }
 
   private aboveUpper(key: Buffer): boolean {
     const { upper, upperInclusive } = this.parts.bounds
     if (upper === undefined) return false
-    const c = Buffer.compare(key, upper)
+    const c = compareBytes(key, upper)
     return upperInclusive ? c > 0 : c >= 0
   }
 

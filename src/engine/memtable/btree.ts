@@ -27,6 +27,7 @@
  * or repeats an entry, and always walks in internal order.
  */
 import { assert } from '../base/assert.js'
+import { compareBytes } from '../base/bytes.js'
 import { MAX_SEQNO, type KeyKind } from '../base/internal-key.js'
 import type { InternalIterator } from '../iterator/internal-iterator.js'
 
@@ -34,8 +35,6 @@ import type { InternalIterator } from '../iterator/internal-iterator.js'
 export const LEAF_ENTRIES_MAX = 64
 /** Children per inner node before it splits; same sweep as LEAF_ENTRIES_MAX. */
 export const INNER_CHILDREN_MAX = 64
-/** Bytes compared in JavaScript before handing the rest to the native compare. */
-const INLINE_COMPARE_BYTES = 64
 
 assert(LEAF_ENTRIES_MAX >= 4, 'a leaf must split into two non-empty halves')
 assert(INNER_CHILDREN_MAX >= 4, 'an inner node must split into two nodes of >= 2 children')
@@ -46,16 +45,8 @@ assert(INNER_CHILDREN_MAX >= 4, 'an inner node must split into two nodes of >= 2
  * comparisons are most of an insert's cost: compare the first INLINE_COMPARE_BYTES here and
  * let the native memcmp finish long shared prefixes.
  */
-export function compareUserKeys(a: Uint8Array, b: Uint8Array): number {
-  const common = a.length < b.length ? a.length : b.length
-  const inline = common < INLINE_COMPARE_BYTES ? common : INLINE_COMPARE_BYTES
-  for (let i = 0; i < inline; i++) {
-    const d = (a[i] as number) - (b[i] as number)
-    if (d !== 0) return d
-  }
-  if (inline < common) return Buffer.compare(a.subarray(inline), b.subarray(inline))
-  return a.length - b.length
-}
+/** User keys compare bytewise (base/bytes.ts). */
+export const compareUserKeys = compareBytes
 
 class Leaf {
   keys: Buffer[] = []

@@ -100,6 +100,10 @@ async function buildTree(compression: 'none' | 'zstd'): Promise<Built> {
     walKeys.push(key(i))
   }
   await tree.close()
+  // Files a compaction made obsolete are removed only after a later manifest record (tree.ts
+  // `deferred`): keep just the tables that are still there at the end.
+  const finalTables = await filesOfType(mem, '.sst')
+  bottomTables.splice(0, bottomTables.length, ...bottomTables.filter((n) => finalTables.includes(n)))
   const wals = await filesOfType(mem, '.log')
   const manifests = await filesOfType(mem, 'MANIFEST')
   return {
