@@ -15,7 +15,7 @@
  * from run to run, so neither always goes first on a warm page cache). Each (workload, engine,
  * run) is a fresh child process on a fresh temporary directory, so peak RSS and heap state belong
  * to that one run; --in-process runs them all in this process instead (used by the smoke test
- * and for --cpu-prof; peak RSS is then the process's peak so far).
+ * and for `node --cpu-prof`; peak RSS is then the process's peak so far).
  *
  * Adding a peer: an adapter in bench/engines/<name>.ts and one line in ENGINE_LOADERS.
  * Adding a workload: one entry in WORKLOADS (bench/workloads.ts).
@@ -189,7 +189,7 @@ export async function runBench(config: BenchConfig, log: (line: string) => void 
 function header(config: BenchConfig, factories: Map<string, EngineFactory>, loadAtStart: number): Parameters<typeof formatReport>[0] {
   const cpu = cpus()
   const load = `load average ${loadAtStart.toFixed(1)} at start, ${loadavg()[0]!.toFixed(1)} at end`
-  const busy = Math.max(loadAtStart, loadavg()[0]!) > cpu.length / 2 ? ' (BUSY MACHINE: numbers are noise)' : ''
+  const busy = loadAtStart > cpu.length ? ' (more than one runnable task per CPU before the bench began: expect noise)' : ''
   const peers = config.engines.filter((e) => e !== BASELINE_ENGINE)
   return {
     title: `db-bench: ${config.engines.join(' vs ')} (ratio = ${BASELINE_ENGINE}/${peers.join(', ') || 'peer'} ops/s)`,
