@@ -8,7 +8,9 @@
  *       .lock                     the catalog's lock: one process serves a data directory
  *       <name>/                   a tree: OPTIONS.json + the engine's files (CURRENT, MANIFEST-*, ...)
  *       .staging-<hex>/           a tree being created (crash leftovers are ignored)
+ *       .restoring-<hex>/         a tree being restored (src/backup; removed at the next open)
  *       .dropped-<hex>/           a tree being removed (removed at the next open)
+ *       .checkpoints/<name>/      named checkpoints of tree <name> (src/backup); removed with the tree
  *
  * OPTIONS.json (UTF-8 JSON, at most OPTIONS_FILE_BYTES_MAX bytes):
  *
@@ -59,6 +61,10 @@ export const CATALOG_TREES_MAX = 1024
 /** Directory name prefixes the catalog owns (never valid tree names: they start with a dot). */
 export const STAGING_PREFIX = '.staging-'
 export const DROPPED_PREFIX = '.dropped-'
+/** A restore unpacks into `.restoring-<hex>` under the data directory before its rename. */
+export const RESTORING_PREFIX = '.restoring-'
+/** Named checkpoints live under `<dataDir>/.checkpoints/<tree>/` (src/backup owns what is inside). */
+export const CHECKPOINTS_DIR_NAME = '.checkpoints'
 const LOCK_NAME = '.lock'
 
 export const MERGE_OPERATOR_NAMES = ['counter', 'append', 'max'] as const
@@ -218,8 +224,9 @@ export class Catalog {
     const opens: Promise<void>[] = []
     for (const name of names) {
       const path = `${this.dataDir}/${name}`
-      if (name.startsWith(DROPPED_PREFIX)) {
-        // Left by a drop that crashed after its rename; failing again is retried next open.
+      if (name.startsWith(DROPPED_PREFIX) || name.startsWith(RESTORING_PREFIX)) {
+        // Left by a drop that crashed after its rename, or a restore that crashed before its
+        // rename (the lock we hold says no one else uses it); failing again is retried next open.
         await this.vfs.removeAll(path).catch(() => undefined)
         continue
       }
@@ -318,6 +325,7 @@ export class Catalog {
   private async createTree(name: string, options: CatalogTreeOptions): Promise<Tree> {
     const dir = `${this.dataDir}/${name}`
     if (await this.vfs.exists(dir)) throw new StrataError(ErrorCode.EXISTS, `'${name}' exists in the data directory`)
+    await this.vfs.removeAll(`${this.dataDir}/${CHECKPOINTS_DIR_NAME}/${name}`)
     const staging = `${this.dataDir}/${STAGING_PREFIX}${randomBytes(8).toString('hex')}`
     try {
       await this.vfs.mkdirp(staging)
@@ -344,6 +352,48 @@ export class Catalog {
   }
 
   /**
+   * Creates the tree `name` from a directory that `place(dir)` puts at `dir` (it must appear
+   * atomically: a restore renames its verified staging directory there, under this data
+   * directory), then opens it with its OPTIONS.json. The name is reserved meanwhile (a concurrent
+   * create or restore sees EXISTS). If `place` throws, nothing is created; if the placed tree
+   * does not open, its directory is removed and the error rethrown. Throws like create().
+   */
+  async adopt<T>(name: string, place: (dir: string) => Promise<T>): Promise<{ tree: Tree; placed: T }> {
+    this.checkOpen()
+    if (!isValidTreeName(name)) throw invalidArgument(`tree names match ${TREE_NAME_PATTERN.source}`)
+    if (this.trees.has(name) || this.failed.has(name) || this.pending.has(name)) {
+      throw new StrataError(ErrorCode.EXISTS, `tree '${name}' exists`)
+    }
+    if (this.trees.size + this.failed.size + this.pending.size >= CATALOG_TREES_MAX) {
+      throw invalidArgument(`a data directory holds at most ${CATALOG_TREES_MAX} trees`)
+    }
+    return this.track(name, this.adoptTree(name, place))
+  }
+
+  private async adoptTree<T>(name: string, place: (dir: string) => Promise<T>): Promise<{ tree: Tree; placed: T }> {
+    const dir = `${this.dataDir}/${name}`
+    if (await this.vfs.exists(dir)) throw new StrataError(ErrorCode.EXISTS, `'${name}' exists in the data directory`)
+    // Named checkpoints left by a drop that crashed belong to an older tree of this name.
+    await this.vfs.removeAll(`${this.dataDir}/${CHECKPOINTS_DIR_NAME}/${name}`)
+    const placed = await place(dir)
+    let tree: Tree
+    let options: CatalogTreeOptions
+    try {
+      options = await this.readOptions(dir)
+      tree = await Tree.open(dir, { ...this.treeOptions(options), createIfMissing: false })
+    } catch (error) {
+      await this.removeDir(dir).catch(() => undefined)
+      throw error
+    }
+    if (this.closed) {
+      await tree.close()
+      throw new StrataError(ErrorCode.CLOSED, 'the catalog is closed')
+    }
+    this.trees.set(name, { tree, options })
+    return { tree, placed }
+  }
+
+  /**
    * Closes the tree `name` (waiting for its in-flight writes) and removes its files. Works on a
    * tree that failed to open too. Throws NOT_FOUND if there is no such tree (or a create or drop
    * of it is in progress), CLOSED.
@@ -363,6 +413,9 @@ export class Catalog {
   private async dropTree(name: string, tree: Tree | undefined): Promise<void> {
     // A close failure (the WAL's last sync) does not matter: the tree's data is going away.
     if (tree !== undefined) await tree.close().catch(() => undefined)
+    // Its named checkpoints first: a crash in between leaves the tree without them, never
+    // checkpoints without a tree (adopt/create remove such leftovers anyway).
+    await this.vfs.removeAll(`${this.dataDir}/${CHECKPOINTS_DIR_NAME}/${name}`)
     await this.removeDir(`${this.dataDir}/${name}`)
   }
 

@@ -9,6 +9,8 @@ export type { WriteBatch, KeyInput } from './write-batch.js'
 export type { Snapshot } from './snapshots.js'
 export type { TreeStats, LevelStats } from './tree-stats.js'
 export type { CheckpointResult } from './checkpoint.js'
+export { resetTreeId } from './tree-id.js'
+export type { ResetTreeIdResult } from './tree-id.js'
 export type { TreeOptions, SyncPolicy, CompressionName } from './options.js'
 export { KEY_BYTES_MAX, VALUE_BYTES_MAX } from './options.js'
 export { StrataError, ErrorCode, isStrataError, isCorruption } from './errors.js'
@@ -23,6 +25,12 @@ export {
   isValidTreeName,
   TREE_NAME_PATTERN,
   validateCatalogTreeOptions,
+  decodeTreeOptionsFile,
+  encodeTreeOptionsFile,
+  TREE_OPTIONS_FILE_NAME,
+  TREE_OPTIONS_FILE_BYTES_MAX,
+  RESTORING_PREFIX,
+  CHECKPOINTS_DIR_NAME,
 } from './catalog.js'
 export type {
   CatalogTreeOptions,
