@@ -6,6 +6,7 @@ import { StrataError, ErrorCode } from './errors.js'
 import type { MergeOperator } from './merge/merge-operator.js'
 import type { CompactionOptions, CompactionStrategyName } from './compaction/picker.js'
 import type { Vfs } from './vfs/vfs.js'
+import type { CompactionFilter, CompactionFilterModule } from './compaction/compaction-filter.js'
 
 /** Keys are 1..65,535 bytes: every format stores key lengths that fit a u16. */
 export { KEY_BYTES_MAX } from './base/internal-key.js'
@@ -56,6 +57,11 @@ export interface TreeOptions {
   })
   /** Immutable memtables allowed to wait for flush before writes stop (memory bound). */
   immutableMemtablesMax?: number
+  /** Drops or rewrites values during compaction (compaction/compaction-filter.ts). A filter
+   *  object runs compactions on the main thread; a module spec runs in the workers. */
+  compactionFilter?: CompactionFilter | CompactionFilterModule
+  /** Table files kept open at once (a handle cache reopens the others on demand). */
+  maxOpenTables?: number
 }
 
 export interface ResolvedOptions {
@@ -73,6 +79,8 @@ export interface ResolvedOptions {
   backgroundThreads: number
   compaction: CompactionOptions
   immutableMemtablesMax: number
+  compactionFilter: CompactionFilter | CompactionFilterModule | undefined
+  maxOpenTables: number
 }
 
 export const DEFAULTS = {
@@ -87,6 +95,9 @@ export const DEFAULTS = {
   createIfMissing: true,
   backgroundThreads: 1,
   immutableMemtablesMax: 2,
+  // LevelDB's max_open_files default: well under the usual 1,024 descriptor soft limit even
+  // with a few trees open, and enough that a 64 GiB tree of 64 MiB tables never reopens.
+  maxOpenTables: 1000,
 } as const
 
 export function checkRange(name: string, value: number, min: number, max: number): number {

@@ -5,6 +5,7 @@ import type { ResolvedOptions } from './options.js'
 import { LEVEL_COUNT } from './options.js'
 import type { ReadView } from './read-view.js'
 import type { StrataError } from './errors.js'
+import type { HandleCacheStats } from './cache/handle-cache.js'
 
 export interface LevelStats {
   level: number
@@ -25,6 +26,8 @@ export interface TreeStats {
   snapshots: number
   openTables: number
   cache: { capacityBytes: number; usedBytes: number; hits: number; misses: number; evictions: number }
+  /** File descriptors of tables held open (bounded by maxOpenTables) and reopens after eviction. */
+  tableHandles: HandleCacheStats
   flushes: number
   compactions: number
   bytesFlushed: number
@@ -55,6 +58,7 @@ export interface StatsInput {
   snapshots: number
   openTables: number
   blockCache: TreeStats['cache']
+  tableHandles: HandleCacheStats
   counters: { flushes: number; compactions: number; bytesFlushed: number; bytesCompacted: number; droppedTailBytes: number; cleanupErrors: number; stalls: number; trivialMoves: number }
   pendingCompactionBytes: number
   runningJobs: number
@@ -87,6 +91,7 @@ export function buildStats(input: StatsInput): TreeStats {
     snapshots: input.snapshots,
     openTables: input.openTables,
     cache: input.blockCache,
+    tableHandles: input.tableHandles,
     flushes: input.counters.flushes,
     compactions: input.counters.compactions,
     bytesFlushed: input.counters.bytesFlushed,

@@ -24,6 +24,12 @@ import { CompactionScheduler } from './compaction/scheduler.js'
 import { DEFAULT_COMPACTION_OPTIONS, checkCompactionOptions, pendingCompactionBytes, writeStall, type CompactionOptions } from './compaction/picker.js'
 import type { JobCommon } from './compaction/job.js'
 import { InlineRunner, WorkerRunner, type JobRunner } from './compaction/job-runner.js'
+import {
+  isCompactionFilterModule,
+  loadCompactionFilter,
+  validateCompactionFilterOption,
+  type CompactionFilterModule,
+} from './compaction/compaction-filter.js'
 import { StrataError, ErrorCode, invalidArgument } from './errors.js'
 import { FileReferences } from './file-references.js'
 import { tableFileName, walFileName } from './filenames.js'
@@ -83,6 +89,11 @@ function resolveCompaction(options: TreeOptions): CompactionOptions {
   })
 }
 
+function filterModuleOf(options: ResolvedOptions): CompactionFilterModule | null {
+  const f = options.compactionFilter
+  return f !== undefined && isCompactionFilterModule(f) ? f : null
+}
+
 function resolveOptions(options: TreeOptions): ResolvedOptions {
   const sync = options.sync ?? DEFAULTS.sync
   if (sync !== 'always' && sync !== 'none') throw invalidArgument("option sync must be 'always' or 'none'")
@@ -103,6 +114,8 @@ function resolveOptions(options: TreeOptions): ResolvedOptions {
     backgroundThreads: checkRange('backgroundThreads', options.backgroundThreads ?? DEFAULTS.backgroundThreads, 0, 16),
     compaction: resolveCompaction(options),
     immutableMemtablesMax: checkRange('immutableMemtablesMax', options.immutableMemtablesMax ?? DEFAULTS.immutableMemtablesMax, 1, 64),
+    compactionFilter: validateCompactionFilterOption(options.compactionFilter),
+    maxOpenTables: checkRange('maxOpenTables', options.maxOpenTables ?? DEFAULTS.maxOpenTables, 1, 1_000_000),
   }
 }
 
@@ -152,19 +165,25 @@ export class Tree {
   private opening = true
   private changeWaiters: (() => void)[] = []
 
-  /** Workers need the node Vfs and a built-in (or no) merge operator; else jobs run inline. */
+  /** Workers need the node Vfs, a built-in (or no) merge operator and no filter object (a
+   *  filter module is fine); else jobs run inline. */
   private static chooseRunner(options: ResolvedOptions, newFileNumber: () => number): JobRunner {
     const op = options.mergeOperator
     const builtin = op === undefined || resolveMergeOperator(op.name) === op
-    if (options.vfs instanceof NodeVfs && builtin && options.backgroundThreads > 0) {
+    const filter = options.compactionFilter
+    const filterObject = filter !== undefined && !isCompactionFilterModule(filter) ? filter : undefined
+    if (options.vfs instanceof NodeVfs && builtin && filterObject === undefined && options.backgroundThreads > 0) {
       return new WorkerRunner(options.backgroundThreads, newFileNumber)
     }
-    return new InlineRunner(options.vfs, newFileNumber, op)
+    return new InlineRunner(options.vfs, newFileNumber, op, filterObject)
   }
 
   /** Opens (and by default creates) the tree at `path`. */
   static async open(path: string, options: TreeOptions = {}): Promise<Tree> {
     const resolved = resolveOptions(options)
+    // A filter module that does not load is an error at open, not at the first compaction.
+    const filterModule = filterModuleOf(resolved)
+    if (filterModule !== null) await loadCompactionFilter(filterModule)
     const vfs = resolved.vfs
     await vfs.mkdirp(path)
     const lock = await vfs.lock(`${path}/LOCK`)
@@ -180,7 +199,7 @@ export class Tree {
     const vfs = options.vfs
     const rec = await recoverTree(vfs, path, options.mergeOperator?.name ?? null, options.createIfMissing)
     const blockCache = new BlockCache(options.blockCacheBytes)
-    const tables = new TableCache(vfs, path, blockCache)
+    const tables = new TableCache(vfs, path, blockCache, options.maxOpenTables)
     try {
       for (const t of rec.versions.current.allTables()) await tables.open(t.id)
       const walNumber = rec.versions.newFileNumber()
@@ -447,6 +466,7 @@ export class Tree {
       dir: this.path,
       tableBytes: this.options.tableBytes,
       mergeOperatorName: this.options.mergeOperator?.name ?? null,
+      compactionFilter: filterModuleOf(this.options),
       builder: {
         blockBytes: this.options.blockBytes,
         compression: this.options.compression,
@@ -679,6 +699,7 @@ export class Tree {
       snapshots: this.snapshots.size,
       blockCache: this.blockCache.stats(),
       openTables: this.tables.openCount,
+      tableHandles: this.tables.handleStats(),
       counters: this.counters,
       backgroundError: this.backgroundError,
       options: this.options,

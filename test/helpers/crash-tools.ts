@@ -283,6 +283,9 @@ export class HookVfs implements Vfs {
   openReadable(path: string): Promise<ReadableFile> {
     return this.inner.openReadable(path)
   }
+  openReadableSync(path: string): ReadableFile {
+    return this.inner.openReadableSync(path)
+  }
   rename(from: string, to: string): Promise<void> {
     const done = this.inner.rename(from, to) // MemVfs applies it synchronously, at the call
     this.knownPaths.add(to)

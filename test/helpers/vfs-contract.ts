@@ -119,6 +119,18 @@ const cases: Record<string, ContractCase> = {
     await reader.close()
   },
 
+  'openReadableSync reads like openReadable and fails the same way': async (t, vfs, root) => {
+    await writeFile(vfs, `${root}/000009.sst`, 'synchronous')
+    const reader = vfs.openReadableSync(`${root}/000009.sst`)
+    t.equal(reader.sizeBytes, 11)
+    t.equal(reader.readAt(0, 4).toString(), 'sync')
+    await reader.close()
+    t.throws(() => reader.readAt(0, 1), AssertionError)
+    throwsWith(t, () => vfs.openReadableSync(`${root}/gone.sst`), { code: 'NOT_FOUND', file: 'gone.sst' }, root)
+    await vfs.mkdirp(`${root}/sdir`)
+    throwsWith(t, () => vfs.openReadableSync(`${root}/sdir`), { code: 'IO', file: 'sdir', causeCode: 'EISDIR' }, root)
+  },
+
   'a handle used after close is an assertion': async (t, vfs, root) => {
     const file = await vfs.create(`${root}/a`)
     await file.close()

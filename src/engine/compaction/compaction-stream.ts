@@ -16,6 +16,7 @@
  *   tombstone seqnos in stripe 0 (no snapshot below them) are dropped: everything they covered
  *   is already gone.
  * Range tombstones keep only their newest seqno per stripe.
+ * A compaction filter (compaction-filter.ts) then sees each surviving Put of the top stripe.
  */
 import { KeyKind } from '../base/internal-key.js'
 import { StrataError, ErrorCode } from '../errors.js'
@@ -23,6 +24,8 @@ import type { InternalIterator } from '../iterator/internal-iterator.js'
 import type { FragmentedTombstones, TombstoneFragment } from '../iterator/range-tombstones.js'
 import { foldOperands, type MergeOperator } from '../merge/merge-operator.js'
 import { MAX_SEQNO } from '../base/internal-key.js'
+import { VALUE_BYTES_MAX } from '../options.js'
+import { checkDecision, type CompactionFilter } from './compaction-filter.js'
 
 export interface StreamEntry {
   key: Buffer
@@ -39,6 +42,8 @@ export interface CompactionStreamOptions {
   mergeOperator: MergeOperator | undefined
   /** Range tombstones of every input. */
   tombstones: FragmentedTombstones
+  /** Applied to the top stripe's surviving Puts; `outputLevel` is passed to it. */
+  filter?: { filter: CompactionFilter; outputLevel: number } | undefined
 }
 
 export class CompactionStream {
@@ -94,12 +99,33 @@ export class CompactionStream {
         out.push(e)
         i++
       }
+      if (stripe === this.options.snapshots.length) this.applyFilter(out)
       while (i < versions.length && this.stripeOf(versions[i]!.seqno) === stripe) i++
     }
     if (this.options.bottommost) {
       while (out.length > 0 && out[out.length - 1]!.kind === KeyKind.Delete) out.pop()
     }
     return out
+  }
+
+  /** Runs the filter on the entry just pushed (of the top stripe), if it is a Put. */
+  private applyFilter(out: StreamEntry[]): void {
+    const f = this.options.filter
+    const e = out[out.length - 1]!
+    if (f === undefined || e.kind !== KeyKind.Put) return
+    const decision = checkDecision(
+      f.filter,
+      f.filter.filter(e.key, e.value, { outputLevel: f.outputLevel, seqno: e.seqno, bottommost: this.options.bottommost }),
+    )
+    if (decision === 'keep') return
+    if (decision === 'remove') {
+      out[out.length - 1] = { key: e.key, seqno: e.seqno, kind: KeyKind.Delete, value: Buffer.alloc(0) }
+      return
+    }
+    if (decision.value.length > VALUE_BYTES_MAX) {
+      throw new StrataError(ErrorCode.INVALID_ARGUMENT, `compaction filter '${f.filter.name}' returned a value over ${VALUE_BYTES_MAX} bytes`)
+    }
+    out[out.length - 1] = { ...e, value: Buffer.from(decision.value) }
   }
 
   private tombstoneFor(key: Buffer, stripe: number): number {

@@ -2,7 +2,8 @@
  * Where background jobs run. WorkerRunner keeps a small pool of worker threads (the event loop
  * is never blocked by table building: DESIGN.md); InlineRunner runs the same job code on the
  * main thread and is used when the Vfs is not the node one (MemVfs and FaultVfs live in this
- * thread's memory) or the merge operator is a custom object a worker cannot rebuild.
+ * thread's memory) or the merge operator or compaction filter is an object a worker cannot
+ * rebuild (a filter given as a module is imported by the worker itself).
  *
  * A worker that dies mid-job (crash, OOM) rejects that job with an IO error and is replaced;
  * its partial output files are never referenced by any Version and are removed at next open.
@@ -10,6 +11,7 @@
 import { Worker } from 'node:worker_threads'
 import { StrataError, ErrorCode } from '../errors.js'
 import type { MergeOperator } from '../merge/merge-operator.js'
+import type { CompactionFilter } from './compaction-filter.js'
 import type { Vfs } from '../vfs/vfs.js'
 import { reviveTableMeta, runJob, type Job, type JobResult } from './job.js'
 import { reviveError, type SerializedError } from './job-errors.js'
@@ -30,12 +32,18 @@ export class InlineRunner implements JobRunner {
     private readonly vfs: Vfs,
     private readonly newFileNumber: () => number,
     private readonly mergeOperator: MergeOperator | undefined,
+    private readonly compactionFilter?: CompactionFilter | undefined,
   ) {}
 
   async run(job: Job): Promise<JobResult> {
     this.running++
     try {
-      return await runJob(job, { vfs: this.vfs, newFileNumber: this.newFileNumber, mergeOperator: this.mergeOperator })
+      return await runJob(job, {
+        vfs: this.vfs,
+        newFileNumber: this.newFileNumber,
+        mergeOperator: this.mergeOperator,
+        compactionFilter: this.compactionFilter,
+      })
     } finally {
       this.running--
     }

@@ -18,6 +18,7 @@ import { tableFileName } from '../filenames.js'
 import type { TableMeta } from '../version/file-metadata.js'
 import type { Vfs } from '../vfs/vfs.js'
 import { CompactionStream } from './compaction-stream.js'
+import { loadCompactionFilter, type CompactionFilter, type CompactionFilterModule } from './compaction-filter.js'
 import { decodeEntryStream } from './entry-stream.js'
 import { TableOutput } from './table-output.js'
 
@@ -27,6 +28,8 @@ export interface JobCommon {
   tableBytes: number
   /** A built-in merge operator's name; custom operators force inline execution. */
   mergeOperatorName: string | null
+  /** A compaction filter a worker can import; a filter object forces inline execution. */
+  compactionFilter: CompactionFilterModule | null
 }
 
 export interface FlushJob extends JobCommon {
@@ -57,6 +60,13 @@ export interface JobEnvironment {
   newFileNumber: () => number | Promise<number>
   /** Overrides the merge operator (inline execution with a custom operator). */
   mergeOperator?: MergeOperator | undefined
+  /** Overrides the filter module (inline execution with a filter object). */
+  compactionFilter?: CompactionFilter | undefined
+}
+
+async function filterFor(job: JobCommon, env: JobEnvironment): Promise<CompactionFilter | undefined> {
+  if (env.compactionFilter !== undefined) return env.compactionFilter
+  return job.compactionFilter === null ? undefined : loadCompactionFilter(job.compactionFilter)
 }
 
 function operatorFor(job: JobCommon, env: JobEnvironment): MergeOperator | undefined {
@@ -87,6 +97,7 @@ async function runFlush(job: FlushJob, env: JobEnvironment): Promise<JobResult> 
 
 async function runCompaction(job: CompactJob, env: JobEnvironment): Promise<JobResult> {
   const readers: TableReader[] = []
+  const filter = await filterFor(job, env)
   try {
     for (const input of job.inputs) {
       const name = tableFileName(input.id)
@@ -103,6 +114,7 @@ async function runCompaction(job: CompactJob, env: JobEnvironment): Promise<JobR
       bottommost: job.bottommost,
       mergeOperator: operatorFor(job, env),
       tombstones: FragmentedTombstones.from(readers.flatMap((r) => [...r.rangeTombstones])),
+      filter: filter === undefined ? undefined : { filter, outputLevel: job.outputLevel },
     })
     const output = new TableOutput(
       {

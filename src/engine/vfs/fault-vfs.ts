@@ -155,6 +155,12 @@ export class FaultVfs implements Vfs {
     return new FaultReadableFile(inner, filePath, this.#checkerFor(filePath))
   }
 
+  /** Counts as the same operation as openReadable for injection. */
+  openReadableSync(filePath: string): ReadableFile {
+    this.#fault('openReadable', filePath)
+    return new FaultReadableFile(this.inner.openReadableSync(filePath), filePath, this.#checkerFor(filePath))
+  }
+
   async rename(from: string, to: string): Promise<void> {
     this.#fault('rename', from, to)
     await this.inner.rename(from, to)

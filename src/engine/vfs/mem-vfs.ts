@@ -232,6 +232,10 @@ export class MemVfs implements Vfs {
   }
 
   async openReadable(filePath: string): Promise<ReadableFile> {
+    return this.openReadableSync(filePath)
+  }
+
+  openReadableSync(filePath: string): ReadableFile {
     const inode = this.#inode(filePath, 'open')
     return new MemReadableFile(inode, inode.length, filePath)
   }

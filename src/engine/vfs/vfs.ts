@@ -28,6 +28,9 @@ export interface Vfs {
   openAppendable(path: string): Promise<WritableFile>
   /** Opens an existing file for reading. Throws NOT_FOUND if it does not exist. */
   openReadable(path: string): Promise<ReadableFile>
+  /** As openReadable, synchronously (two syscalls): the table handle cache reopens an evicted
+   *  table inside a synchronous read. */
+  openReadableSync(path: string): ReadableFile
   /** Atomically replaces `to` with `from` (same directory or same device). */
   rename(from: string, to: string): Promise<void>
   /** Creates a hard link `created` to `existing`. Throws EXISTS if `created` exists; IO with
