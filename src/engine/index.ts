@@ -15,6 +15,12 @@ export type { TreeOptions, SyncPolicy, CompressionName } from './options.js'
 export { KEY_BYTES_MAX, VALUE_BYTES_MAX } from './options.js'
 export { StrataError, ErrorCode, isStrataError, isCorruption } from './errors.js'
 export type { MergeOperator, ValueMerger } from './merge/merge-operator.js'
+export type {
+  CompactionFilter,
+  CompactionFilterModule,
+  CompactionFilterContext,
+  CompactionFilterDecision,
+} from './compaction/compaction-filter.js'
 export { counterOperator, appendOperator, maxOperator, builtinMergeOperators } from './merge/builtins.js'
 export type { Vfs, ReadableFile, WritableFile, FileLock, FileStat } from './vfs/vfs.js'
 export { NodeVfs, nodeVfs } from './vfs/node-vfs.js'
