@@ -127,3 +127,26 @@ t.test('NodeVfs in a temp dir, counter operator', async (t) => {
     open: () => Tree.open(join(dir, 'db'), options),
   })
 })
+
+// Background compaction under each merging strategy, with triggers small enough that many
+// compactions run while the model holds and releases snapshots and iterators.
+for (const strategy of ['leveled', 'tiered'] as const) {
+  t.test(`MemVfs, ${strategy} background compaction with tiny triggers, append operator`, async (t) => {
+    const vfs = new MemVfs()
+    const runSeed = seeds.int(2 ** 32)
+    const compaction: TreeOptions['compaction'] = strategy === 'leveled'
+      ? { strategy, l0CompactionTrigger: 2, l0SlowdownTrigger: 6, l0StopTrigger: 10, levelBaseBytes: 8192, levelSizeRatio: 4 }
+      : { strategy, l0CompactionTrigger: 2, l0SlowdownTrigger: 6, l0StopTrigger: 10 }
+    const options: TreeOptions = { ...SMALL, vfs, mergeOperator: 'append', memtableBytes: 4096, compaction }
+    const summary = await check(t, `${strategy}/background`, {
+      seed: runSeed,
+      replaySeed: seed,
+      steps: Math.round(2000 * scale),
+      phases: 6,
+      keyCount: 120,
+      operator: 'append',
+      open: () => Tree.open('/db', options),
+    })
+    if (summary) t.ok(summary.compactions >= 10, `many compactions ran (${summary.compactions})`)
+  })
+}
