@@ -163,11 +163,24 @@ function createMetrics(options: MetricsPluginOptions): MetricsParts {
   registerTreeFigures(registry, memoisedFigures(() => source))
   const routes: RouteInfo[] = []
 
+  // Per-tree children cached too (the catalog bounds the tree names); dropped with the tree.
+  const readChildren = new Map<string, ReturnType<typeof reads.labels>>()
+  const writeChildren = new Map<string, ReturnType<typeof writes.labels>>()
+  const child = <C>(cache: Map<string, C>, tree: string, make: () => C): C => {
+    let c = cache.get(tree)
+    if (c === undefined) {
+      c = make()
+      cache.set(tree, c)
+    }
+    return c
+  }
   const metrics: AppMetrics = {
     registry,
-    treeReads: (tree, count = 1) => reads.inc({ tree }, count),
-    treeWrites: (tree, count = 1) => writes.inc({ tree }, count),
+    treeReads: (tree, count = 1) => child(readChildren, tree, () => reads.labels(tree)).inc(count),
+    treeWrites: (tree, count = 1) => child(writeChildren, tree, () => writes.labels(tree)).inc(count),
     forgetTree(tree) {
+      readChildren.delete(tree)
+      writeChildren.delete(tree)
       reads.remove({ tree })
       writes.remove({ tree })
     },
