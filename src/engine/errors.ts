@@ -36,6 +36,12 @@ export const ErrorCode = {
   SEQNO_UNAVAILABLE: 'SEQNO_UNAVAILABLE',
   /** A replication delta was asked for a version that is no longer in the edit history. */
   VERSION_GONE: 'VERSION_GONE',
+  /** A WAL stream was asked to start at a seqno whose records the leader no longer holds. */
+  WAL_GONE: 'WAL_GONE',
+  /** Every replication lease slot is taken (see replication/leases.ts). */
+  TOO_MANY_LEASES: 'TOO_MANY_LEASES',
+  /** A follower was handed a delta or WAL record that does not continue what it holds. */
+  REPLICA_DIVERGED: 'REPLICA_DIVERGED',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 

@@ -7,6 +7,7 @@ import type { MergeOperator } from './merge/merge-operator.js'
 import type { CompactionOptions, CompactionStrategyName } from './compaction/picker.js'
 import type { Vfs } from './vfs/vfs.js'
 import type { CompactionFilter, CompactionFilterModule } from './compaction/compaction-filter.js'
+import type { ReplicationOptions, ResolvedReplicationOptions } from './replicas/options.js'
 
 /** Keys are 1..65,535 bytes: every format stores key lengths that fit a u16. */
 export { KEY_BYTES_MAX } from './base/internal-key.js'
@@ -62,6 +63,8 @@ export interface TreeOptions {
   compactionFilter?: CompactionFilter | CompactionFilterModule
   /** Table files kept open at once (a handle cache reopens the others on demand). */
   maxOpenTables?: number
+  /** Leader history and leases, or follower mode (replicas/options.ts). */
+  replication?: ReplicationOptions
 }
 
 export interface ResolvedOptions {
@@ -81,6 +84,7 @@ export interface ResolvedOptions {
   immutableMemtablesMax: number
   compactionFilter: CompactionFilter | CompactionFilterModule | undefined
   maxOpenTables: number
+  replication: ResolvedReplicationOptions
 }
 
 export const DEFAULTS = {

@@ -84,6 +84,7 @@ function composeScalars(into: VersionEdit, edit: VersionEdit): void {
   if (edit.treeId !== undefined) into.treeId = edit.treeId
   if (edit.mergeOperatorName !== undefined) into.mergeOperatorName = edit.mergeOperatorName
   if (edit.comparatorName !== undefined) into.comparatorName = edit.comparatorName
+  if (edit.replicatedVersionId !== undefined) into.replicatedVersionId = edit.replicatedVersionId
 }
 
 /** Key of a removal in the composed edit: tables are removed at a level. */

@@ -40,6 +40,8 @@ export interface ManifestState {
   logNumber: number
   nextFileNumber: number
   lastSeqno: number
+  /** Follower only: the leader versionId the Version replicates (see version-edit.ts tag 1002). */
+  replicatedVersionId?: number
 }
 
 /** The first record of a manifest: the whole `version` plus `state`. Pure. */
@@ -54,6 +56,7 @@ export function snapshotEdit(version: Version, state: ManifestState): VersionEdi
     logNumber: state.logNumber,
     nextFileNumber: state.nextFileNumber,
     lastSeqno: state.lastSeqno,
+    ...(state.replicatedVersionId === undefined ? {} : { replicatedVersionId: state.replicatedVersionId }),
     addTables: version.allTables(),
     removeTables: [],
     addBlobFiles: [...version.blobFiles],

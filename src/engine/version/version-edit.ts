@@ -29,10 +29,15 @@
  *   10   removeBlobFile     id varint
  *   11   addBlobFile        id varint | sizeBytes varint | checksum u32 LE
  * 1001   tableCreatedAt     id varint | createdAtMs varint          (optional, safe tag)
+ * 1002   replicatedVersionId varint                                (optional, safe tag)
  *
- * Fields are written in this order: scalars (5, 1, 6, 7, 2, 3, 4), then 8, then each 9 followed
+ * Fields are written in this order: scalars (5, 1, 6, 7, 2, 3, 4, 1002), then 8, then each 9 followed
  * by its 1001 when the table has a createdAtMs, then 10, 11; the decoder accepts any order and
  * keeps list order.
+ *
+ * replicatedVersionId is written only by a follower (replication): the leader's versionId the
+ * follower's Version equals after this edit. It is a scalar (at most once per edit) and a
+ * snapshot edit carries it too, so the follower's position survives manifest rollover.
  *
  * tableCreatedAt annotates the addTable of the same id in the same edit (TableMeta.createdAtMs,
  * FIFO's age cap). It is optional: a reader that predates it skips it and sees an unknown
@@ -67,6 +72,8 @@ export interface VersionEdit {
   treeId?: string
   mergeOperatorName?: string | null
   comparatorName?: string
+  /** Follower only: the leader versionId this Version replicates (safe tag 1002). */
+  replicatedVersionId?: number
   /** A move between levels is a remove at the old level plus an add at the new one. */
   addTables: TableMeta[]
   removeTables: { level: number; id: number }[]
@@ -95,6 +102,7 @@ export const SAFE_TAG_MIN = 1000
 /** DO NOT CHANGE: on disk. Optional tags this build knows (>= SAFE_TAG_MIN). */
 export const SafeEditTag = {
   TableCreatedAt: 1001,
+  ReplicatedVersionId: 1002,
 } as const
 /** DO NOT CHANGE: on disk. The first byte of every encoded edit. */
 export const EDIT_FORMAT_VERSION = 1
@@ -171,6 +179,7 @@ function encodeScalars(out: ByteWriter, edit: VersionEdit): void {
   scalarField(out, EditTag.LogNumber, edit.logNumber)
   scalarField(out, EditTag.NextFileNumber, edit.nextFileNumber)
   scalarField(out, EditTag.LastSeqno, edit.lastSeqno)
+  scalarField(out, SafeEditTag.ReplicatedVersionId, edit.replicatedVersionId)
 }
 
 function encodeAddTable(table: TableMeta): ByteWriter {
@@ -295,6 +304,7 @@ function decodeField(edit: VersionEdit, createdAt: Map<number, number>, tag: num
       edit.addBlobFiles.push({ id, sizeBytes: payload.varint(), checksum: payload.u32() })
       break
     }
+    case SafeEditTag.ReplicatedVersionId: setOnce(edit, 'replicatedVersionId', payload.varint()); break
     case SafeEditTag.TableCreatedAt: {
       const id = decodeFileNumber(payload)
       check(!createdAt.has(id), `tableCreatedAt for table ${id} appears twice`)

@@ -58,6 +58,7 @@ function replay(edits: readonly VersionEdit[], offsets: readonly number[], name:
     lastSeqno: 0,
   }
   edits.forEach((edit, i) => {
+    if (edit.replicatedVersionId !== undefined) state.replicatedVersionId = edit.replicatedVersionId
     assert(edit.versionId !== undefined, 'readManifest checked versionIds')
     try {
       state.version = applyEdit(state.version, edit, edit.versionId)
@@ -105,6 +106,7 @@ export class VersionSet {
   #lastSeqno: number
   #logNumber: number
   #nextFileNumber: number
+  #replicatedVersionId: number | undefined
   /** The manifest CURRENT names, as far as a successful switch told us. */
   #manifestName: string
   /** Open writer on #manifestName; undefined = the next install rolls over. */
@@ -135,6 +137,7 @@ export class VersionSet {
     this.#lastSeqno = state.lastSeqno
     this.#logNumber = state.logNumber
     this.#nextFileNumber = state.nextFileNumber
+    this.#replicatedVersionId = state.replicatedVersionId
     this.#manifestName = manifestName
     this.#manifest = undefined
   }
@@ -187,6 +190,7 @@ export class VersionSet {
     state.nextFileNumber = await firstUnusedFileNumber(vfs, dir, state)
     const set = new VersionSet(vfs, dir, state, manifestName, options)
     set.manifestDroppedTailBytes = droppedTailBytes
+    set.recoveredEdits = edits.slice(1)
     return set
   }
 
@@ -196,6 +200,13 @@ export class VersionSet {
    * record might have referenced (recovery.ts keeps unreferenced tables then).
    */
   manifestDroppedTailBytes = 0
+
+  /**
+   * The edits after the snapshot record of the manifest recovery read, oldest first (consecutive
+   * versionIds up to the recovered Version). Replication seeds its edit history from them so a
+   * restarted leader still serves deltas; the owner may drop the array once it has read it.
+   */
+  recoveredEdits: VersionEdit[] = []
 
   get current(): Version {
     return this.#current
@@ -215,6 +226,11 @@ export class VersionSet {
 
   get treeId(): string {
     return this.#treeId
+  }
+
+  /** Follower only: the leader versionId the current Version replicates (undefined on a leader). */
+  get replicatedVersionId(): number | undefined {
+    return this.#replicatedVersionId
   }
 
   get mergeOperatorName(): string | null {
@@ -264,6 +280,10 @@ export class VersionSet {
     assert(edit.mergeOperatorName === undefined, 'the merge operator is fixed at creation')
     assert(edit.lastSeqno === undefined || edit.lastSeqno >= this.#lastSeqno, 'lastSeqno never goes back')
     assert(edit.logNumber === undefined || edit.logNumber >= this.#logNumber, 'logNumber never goes back')
+    assert(
+      edit.replicatedVersionId === undefined || this.#replicatedVersionId === undefined || edit.replicatedVersionId >= this.#replicatedVersionId,
+      'replicatedVersionId never goes back',
+    )
     const version = applyEdit(this.#current, edit, this.#current.id + 1)
     this.#nextFileNumber = Math.max(this.#nextFileNumber, edit.nextFileNumber ?? 0, largestAddedId(edit) + 1)
     const state: ManifestState = {
@@ -273,6 +293,8 @@ export class VersionSet {
       nextFileNumber: this.#nextFileNumber,
       lastSeqno: edit.lastSeqno ?? this.#lastSeqno,
     }
+    const replicatedVersionId = edit.replicatedVersionId ?? this.#replicatedVersionId
+    if (replicatedVersionId !== undefined) state.replicatedVersionId = replicatedVersionId
     const logged: VersionEdit = {
       ...edit,
       versionId: version.id,
@@ -287,6 +309,7 @@ export class VersionSet {
     this.#current = version
     this.#lastSeqno = state.lastSeqno
     this.#logNumber = state.logNumber
+    this.#replicatedVersionId = replicatedVersionId
     this.onInstall?.(version, logged)
     await this.#removeObsoleteManifests()
     return version
