@@ -81,6 +81,12 @@ export async function extractArchive(source: AsyncIterable<Uint8Array>, dir: str
   const { compressed, chunks } = await sniff(raw)
   const tarInput = compressed ? zstdDecompress(chunks) : chunks
   const extract = tar.extract()
+  // The parser's own error (a damaged header, the end of data inside an entry) explains the
+  // secondary "stream was destroyed" errors of the entry being read.
+  let parserError: unknown
+  extract.on('error', (error: unknown) => {
+    parserError ??= error
+  })
   const consumer = consumeEntries(extract, dir, maxBytes)
   const feeder = feed(tarInput, extract, maxBytes + TAR_OVERHEAD_BYTES_MAX, progress)
   const [fed, consumed] = await Promise.allSettled([feeder, consumer])
@@ -88,7 +94,8 @@ export async function extractArchive(source: AsyncIterable<Uint8Array>, dir: str
     // The entry checks say more than the feeder's "stream destroyed"; the feeder's errors
     // (truncation, damaged zstd, over the limit) more than tar-stream's generic ones.
     const errors = [consumed, fed].filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown)
-    throw classify(errors.find(isInvalidArchive) ?? errors.find((e) => !isParserError(e)) ?? errors[0])
+    const parser = parserError !== undefined && !isInvalidArchive(parserError) && isParserError(parserError) ? [parserError] : []
+    throw classify(errors.find(isInvalidArchive) ?? parser[0] ?? errors.find((e) => !isParserError(e)) ?? errors[0])
   }
   const { manifest, dataEnd } = consumed.value
   if (progress.tarBytes - dataEnd < TAR_END_BYTES) throw invalidArchive('the archive has no end-of-archive marker (truncated)')
@@ -265,7 +272,9 @@ async function writeFile(entry: AsyncIterable<Buffer>, path: string, file: Backu
 /** Errors tar-stream raises on bad input (its messages name no path). */
 function isParserError(error: unknown): boolean {
   const message = error instanceof Error ? error.message : ''
-  return /tar header|Unexpected end of data|Header exceeds max size|Invalid header|No body allowed|tar entry destroyed|the tar parser stopped/.test(message)
+  const code = (error as { code?: unknown }).code
+  if (code === 'STREAM_DESTROYED') return true
+  return /tar header|Unexpected end of data|Header exceeds max size|Invalid header|No body allowed|tar entry destroyed|the tar parser stopped|Stream was destroyed/.test(message)
 }
 
 /** The error to report: archive problems become InvalidArchiveError; local I/O errors stay. */

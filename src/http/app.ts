@@ -21,7 +21,8 @@ import { randomUUID } from 'node:crypto'
 
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 
-import { Catalog } from '../engine/index.js'
+import { CheckpointStore } from '../backup/index.js'
+import { Catalog, NodeVfs } from '../engine/index.js'
 import { keyPathRewrite } from './encoding.js'
 import { REQUEST_HEAD_BYTES_MAX, SNAPSHOT_SWEEP_INTERVAL_MS, resolveServerOptions, type ServerOptions } from './options.js'
 import { authPlugin } from './plugins/auth.js'
@@ -29,7 +30,9 @@ import { catalogPlugin } from './plugins/catalog.js'
 import { errorHandlerPlugin, frameworkErrorHandler } from './plugins/error-handler.js'
 import { metricsPlugin } from './plugins/metrics.js'
 import { batchRoutes } from './routes/batch.js'
+import { checkpointRoutes } from './routes/checkpoints.js'
 import { keyRoutes } from './routes/keys.js'
+import { restoreRoutes } from './routes/restore.js'
 import { scanRoutes } from './routes/scan.js'
 import { serviceRoutes } from './routes/service.js'
 import { snapshotRoutes } from './routes/snapshots.js'
@@ -99,12 +102,24 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       done()
     })
     await app.register(authPlugin, { tokens: resolved.tokens })
+    // Checkpoints and restores use node:fs under the data directory: only on the node Vfs.
+    const onNodeFs = resolved.vfs === undefined || resolved.vfs instanceof NodeVfs
+    const checkpointStore = onNodeFs ? new CheckpointStore(resolved.dataDir) : undefined
+    app.decorate('checkpointStore', checkpointStore)
+    // Before the first request: remove temporaries and checkpoints of trees that are gone.
+    app.addHook('onReady', async () => {
+      const trees = new Map<string, string | undefined>(catalog.list().map((e) => [e.name, e.tree.treeId]))
+      for (const f of catalog.failures()) trees.set(f.name, undefined)
+      await checkpointStore?.sweep(trees)
+    })
     await app.register(serviceRoutes, { catalog })
     await app.register(treeRoutes)
     await app.register(keyRoutes)
     await app.register(batchRoutes)
     await app.register(scanRoutes, { cursorTtlSeconds: resolved.cursorTtlSeconds })
     await app.register(snapshotRoutes, { ttlSecondsDefault: resolved.snapshotTtlSecondsDefault, ttlSecondsMax: resolved.snapshotTtlSecondsMax })
+    await app.register(checkpointRoutes)
+    await app.register(restoreRoutes, { maxRestoreBytes: resolved.maxRestoreBytes })
     return app
   } catch (error) {
     if (app !== undefined) await app.close().catch(() => undefined)

@@ -47,6 +47,10 @@ export const SNAPSHOT_SWEEP_INTERVAL_MS = 1_000
  * a scan cursor carries up to four keys in base64url (~350 KiB): Node's 16 KiB default is too small.
  */
 export const REQUEST_HEAD_BYTES_MAX = 512 * 1024
+/** API.md: restore uploads are bounded separately from the body limit, default 1 TiB. */
+export const RESTORE_BYTES_MAX_DEFAULT = 1024 ** 4
+/** Checkpoint archives streamed at once: each pins a checkpoint's files and ~2 MiB of buffers. */
+export const CHECKPOINT_STREAMS_MAX = 32
 
 export type LoggerOption = boolean | NonNullable<Exclude<FastifyServerOptions['logger'], boolean>>
 
@@ -71,6 +75,8 @@ export interface ServerOptions {
   snapshotPinsPerTreeMax?: number
   /** HTTPS: PEM certificate chain and key. */
   https?: { cert: string | Buffer; key: string | Buffer }
+  /** Largest restore upload and unpacked archive, bytes (default 1 TiB; --max-restore-bytes). */
+  maxRestoreBytes?: number
   /** Engine tuning for every tree (not persisted). Tests use small memtables. */
   treeDefaults?: { memtableBytes?: number; blockBytes?: number; tableBytes?: number; blockCacheBytes?: number }
   /** File system seam (tests: MemVfs / FaultVfs). */
@@ -89,6 +95,7 @@ export interface ResolvedServerOptions {
   snapshotTtlSecondsMax: number
   cursorTtlSeconds: number
   snapshotPinsPerTreeMax: number
+  maxRestoreBytes: number
   https: { cert: string | Buffer; key: string | Buffer } | undefined
   treeDefaults: NonNullable<ServerOptions['treeDefaults']>
   vfs: Vfs | undefined
@@ -122,6 +129,7 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     snapshotTtlSecondsMax: ttlMax,
     cursorTtlSeconds: integerIn('cursorTtlSeconds', options.cursorTtlSeconds, CURSOR_TTL_SECONDS_DEFAULT, 1, SNAPSHOT_TTL_SECONDS_MAX),
     snapshotPinsPerTreeMax: integerIn('snapshotPinsPerTreeMax', options.snapshotPinsPerTreeMax, SNAPSHOT_PINS_PER_TREE_MAX, 1, SNAPSHOT_PINS_PER_TREE_MAX),
+    maxRestoreBytes: integerIn('maxRestoreBytes', options.maxRestoreBytes, RESTORE_BYTES_MAX_DEFAULT, 1, Number.MAX_SAFE_INTEGER),
     https: options.https,
     treeDefaults: { ...options.treeDefaults },
     vfs: options.vfs,

@@ -59,7 +59,34 @@ const ROUTES: RouteCase[] = [
       return { method: 'DELETE', url: `/v1/trees/t/snapshots/${(res.json() as { seqno: number }).seqno}` }
     },
   },
+  { name: 'GET /v1/trees/{tree}/checkpoint', needs: 'admin', request: async () => ({ method: 'GET', url: '/v1/trees/t/checkpoint' }) },
+  { name: 'POST /v1/trees/{tree}/checkpoints', needs: 'admin', request: async () => ({ method: 'POST', url: '/v1/trees/t/checkpoints' }) },
+  { name: 'GET /v1/trees/{tree}/checkpoints', needs: 'admin', request: async () => ({ method: 'GET', url: '/v1/trees/t/checkpoints' }) },
+  {
+    name: 'GET /v1/trees/{tree}/checkpoints/{id}',
+    needs: 'admin',
+    request: async (app) => ({ method: 'GET', url: `/v1/trees/t/checkpoints/${await namedCheckpoint(app)}` }),
+  },
+  {
+    name: 'DELETE /v1/trees/{tree}/checkpoints/{id}',
+    needs: 'admin',
+    request: async (app) => ({ method: 'DELETE', url: `/v1/trees/t/checkpoints/${await namedCheckpoint(app)}` }),
+  },
+  {
+    name: 'POST /v1/trees/{tree}/restore',
+    needs: 'admin',
+    request: async (app, n) => {
+      const archive = await app.inject({ method: 'GET', url: '/v1/trees/t/checkpoint', headers: bearer('admin') })
+      return { method: 'POST', url: `/v1/trees/restored-${n}/restore`, payload: archive.rawPayload, headers: { 'content-type': 'application/x-tar' } }
+    },
+  },
 ]
+
+/** A fresh named checkpoint of tree t (made with the admin token); its id. */
+async function namedCheckpoint(app: FastifyInstance): Promise<string> {
+  const res = await app.inject({ method: 'POST', url: '/v1/trees/t/checkpoints', headers: bearer('admin') })
+  return (res.json() as { id: string }).id
+}
 
 const RANK: Record<Needed, number> = { none: 0, read: 1, write: 2, admin: 3 }
 const CALLERS: Caller[] = ['none', 'wrong', 'read', 'write', 'admin']
@@ -71,7 +98,8 @@ function headersFor(caller: Caller): Record<string, string> {
 }
 
 t.test('role x route matrix', async (t) => {
-  const { app } = await makeApp(t, { tokens: TOKEN_ENTRIES })
+  // On the file system: checkpoints and restores need it (src/http/routes/checkpoints.ts).
+  const { app } = await makeApp(t, { tokens: TOKEN_ENTRIES, real: true })
   await createTree(t, app, 't', undefined, bearer('admin'))
   await createTree(t, app, 'm', { mergeOperator: 'counter' }, bearer('admin'))
   await putKey(app, 't', 'k', 'v', bearer('admin'))

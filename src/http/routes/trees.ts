@@ -13,6 +13,7 @@ import { isStrataError, type Tree } from '../../engine/index.js'
 import type { CatalogTreeOptions } from '../../engine/index.js'
 import { httpError } from '../errors.js'
 import { requireTree } from '../plugins/catalog.js'
+import { checkpointUsage } from './checkpoints.js'
 import { compactTreeSchema, createTreeSchema, dropTreeSchema, flushTreeSchema, getTreeSchema, listTreesSchema } from '../schemas/trees.js'
 
 interface TreeParams {
@@ -96,7 +97,9 @@ export const treeRoutes: FastifyPluginAsync = async (app: FastifyInstance) => {
 
   app.get<{ Params: TreeParams }>('/v1/trees/:tree', { schema: getTreeSchema, config: { role: 'read' } }, async (request) => {
     const name = request.params.tree
-    return treeStats(name, requireTree(app.catalog, name))
+    const tree = requireTree(app.catalog, name)
+    // Named checkpoints of the tree and the bytes they keep on disk (src/backup).
+    return { ...treeStats(name, tree), checkpoints: await checkpointUsage(app, name, tree.treeId) }
   })
 
   app.delete<{ Params: TreeParams }>('/v1/trees/:tree', { schema: dropTreeSchema, config: { role: 'admin' } }, async (request, reply) => {

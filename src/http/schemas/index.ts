@@ -3,6 +3,7 @@
  * test can compare them with openapi.yaml. HEAD of a key is Fastify's automatic HEAD of its GET.
  */
 import { batchSchema, deleteRangeSchema } from './batch.js'
+import { createCheckpointSchema, deleteCheckpointSchema, getCheckpointSchema, listCheckpointsSchema, restoreSchema, streamCheckpointSchema } from './checkpoints.js'
 import { deleteKeySchema, getKeySchema, mergeKeySchema, putKeySchema } from './keys.js'
 import { scanSchema } from './scan.js'
 import { createSnapshotSchema, releaseSnapshotSchema } from './snapshots.js'
@@ -14,6 +15,7 @@ export * from './keys.js'
 export * from './batch.js'
 export * from './scan.js'
 export * from './snapshots.js'
+export * from './checkpoints.js'
 
 export const ROUTE_SCHEMAS = {
   'GET /v1/trees': listTreesSchema,
@@ -32,4 +34,10 @@ export const ROUTE_SCHEMAS = {
   'GET /v1/trees/{tree}/scan': scanSchema,
   'POST /v1/trees/{tree}/snapshots': createSnapshotSchema,
   'DELETE /v1/trees/{tree}/snapshots/{seqno}': releaseSnapshotSchema,
+  'GET /v1/trees/{tree}/checkpoint': streamCheckpointSchema,
+  'POST /v1/trees/{tree}/checkpoints': createCheckpointSchema,
+  'GET /v1/trees/{tree}/checkpoints': listCheckpointsSchema,
+  'GET /v1/trees/{tree}/checkpoints/{id}': getCheckpointSchema,
+  'DELETE /v1/trees/{tree}/checkpoints/{id}': deleteCheckpointSchema,
+  'POST /v1/trees/{tree}/restore': restoreSchema,
 } as const
