@@ -89,6 +89,15 @@ function search(
   return low
 }
 
+/**
+ * Receives the entries of one user key, newest first (point lookups). `offer` returns true to
+ * be given the next older entry, false to stop. The value is data[start, end): a view the
+ * visitor must copy to keep, and must never mutate.
+ */
+export interface PointVisitor {
+  offer(seqno: number, kind: KeyKind, data: Buffer, start: number, end: number): boolean
+}
+
 /** An entry's position in the order: a separator, or a bound in checkInvariants. */
 interface Bound { key: Buffer; seqno: number }
 interface Split extends Bound { right: Leaf | Inner }
@@ -129,6 +138,27 @@ export class BTree {
     this.#count++
     if (leaf.keys.length <= LEAF_ENTRIES_MAX) return
     this.#splitUpwards(this.#splitLeaf(leaf, appending), appending)
+  }
+
+  /**
+   * Offers `visitor` the entries of `key` with seqno <= `seqno`, newest first, until it
+   * declines one or they run out. No cursor and no allocation (Tree.get's path).
+   */
+  visitKey(key: Uint8Array, seqno: number, visitor: PointVisitor): void {
+    let leaf: Leaf | null = this.#descend(key, seqno, false)
+    let index = search(leaf.keys, leaf.seqnos, key, seqno, false)
+    while (leaf !== null) {
+      if (index >= leaf.keys.length) {
+        leaf = leaf.next
+        index = 0
+        continue
+      }
+      const entryKey = leaf.keys[index] as Buffer
+      if (compareUserKeys(entryKey, key) !== 0) return
+      const value = leaf.values[index] as Buffer
+      if (!visitor.offer(leaf.seqnos[index] as number, leaf.kinds[index] as KeyKind, value, 0, value.length)) return
+      index++
+    }
   }
 
   /** A new cursor, positioned nowhere (invalid) until a positioning call. */

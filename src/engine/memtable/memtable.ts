@@ -17,7 +17,9 @@ import { assert } from '../base/assert.js'
 import { KeyKind, KEY_BYTES_MAX, MAX_SEQNO } from '../base/internal-key.js'
 import type { InternalIterator, RangeTombstone } from '../iterator/internal-iterator.js'
 import { FragmentedTombstones } from '../iterator/range-tombstones.js'
-import { BTree, compareUserKeys } from './btree.js'
+import { BTree, compareUserKeys, type PointVisitor } from './btree.js'
+
+export type { PointVisitor } from './btree.js'
 
 /**
  * Heap bytes an entry costs beyond its key and value bytes: ~54 B of B+tree slots plus two
@@ -82,6 +84,15 @@ export class Memtable {
   /** Point entries only, in internal order; every cursor operation is supported. */
   newIterator(): InternalIterator {
     return this.#tree.cursor()
+  }
+
+  /**
+   * Offers `visitor` the point entries of `userKey` with seqno <= `readSeqno`, newest first,
+   * until it declines one (btree.ts visitKey). Range tombstones are not offered: ask
+   * maxCoveringTombstoneSeqno first.
+   */
+  visitKey(userKey: Uint8Array, readSeqno: number, visitor: PointVisitor): void {
+    if (this.#tree.count > 0) this.#tree.visitKey(userKey, readSeqno, visitor)
   }
 
   /** Largest seqno <= readSeqno of a range tombstone covering userKey; 0 if none. */

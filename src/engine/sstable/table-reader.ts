@@ -9,19 +9,24 @@
  *   handles against the file layout, properties and fragments (their decoders).
  * - Every failure is CORRUPTION (or UNSUPPORTED for a newer format) naming the file's base
  *   name and an offset; never a wrong value.
- * - Data blocks lie in [HEADER_BYTES, first meta block); the cache holds decoded data blocks
- *   keyed by (fileNumber, offset).
+ * - Data blocks lie in [HEADER_BYTES, first meta block); the cache holds parsed data blocks
+ *   keyed by (fileNumber, offset). A block is verified (checksum, then restart array) once, when
+ *   it is read from the file; a cache hit is trusted as it was verified.
+ * - The index is decoded once at open into a SparseIndex (every handle bounds-checked then),
+ *   so a point lookup (findPoint) binary-searches plain arrays and allocates nothing.
  */
 import { assert } from '../base/assert.js'
 import { DecodeError } from '../base/coding.js'
 import { type BlockCache } from '../cache/block-cache.js'
 import { type BlockCodec, createBlockCodec } from '../codec/block-codec.js'
 import { BLOCK_TRAILER_BYTES, BlockKind } from '../codec/block-kind.js'
+import { compareInternalKeys, KeyKind } from '../base/internal-key.js'
 import { corruption } from '../errors.js'
 import { bloomMayContain } from '../filter/bloom.js'
 import type { InternalIterator, RangeTombstone } from '../iterator/internal-iterator.js'
 import type { ReadableFile } from '../vfs/vfs.js'
 import { Block, type BlockIterator } from './block.js'
+import { type PointEntry, searchBlock, SparseIndex } from './point-lookup.js'
 import {
   type BlockHandle, checkHandle, decodeBlockHandle, decodeTableEnds, FilterType, FOOTER_BYTES, type Footer,
   HEADER_BYTES,
@@ -29,6 +34,20 @@ import {
 import { decodeProperties, type TableProperties } from './properties.js'
 import { decodeRangeDelBlock, type RangeDelFragment } from './range-del-block.js'
 import { type TableBlockSource, TableIterator } from './table-iterator.js'
+
+/** Outcome of TableReader.findPoint. */
+export const PointStatus = {
+  /** The table has no entry of the key visible at the read seqno. */
+  Absent: 0,
+  /** The newest visible entry is a Put or a Delete, described by the PointEntry. */
+  Found: 1,
+  /** Anything else (a merge operand, an unexpected layout): use an iterator for this table. */
+  UseIterator: 2,
+} as const
+export type PointStatus = (typeof PointStatus)[keyof typeof PointStatus]
+
+/** A block whose backing store is this much larger than the block is copied before caching. */
+const CACHE_SLACK_BYTES_MAX = 64
 
 export class TableReader implements TableBlockSource {
   private closed = false
@@ -50,6 +69,7 @@ export class TableReader implements TableBlockSource {
     readonly rangeDelFragments: readonly RangeDelFragment[],
     /** Data blocks end before this offset. */
     private readonly dataLimit: number,
+    private readonly sparseIndex: SparseIndex,
   ) {
     this.rangeTombstones = Object.freeze(
       rangeDelFragments.flatMap((f) => f.seqnos.map((seqno) => ({ start: f.start, end: f.end, seqno }))),
@@ -77,8 +97,10 @@ export class TableReader implements TableBlockSource {
       .map((h) => h.offset)
     const dataLimit = Math.min(...presentOffsets)
     assert(dataLimit >= HEADER_BYTES, 'meta blocks follow the header')
+    const sparse = decodeSparseIndex(meta.index, fileName, footer.index.offset,
+      (value) => decodeDataHandle(value, fileName, dataLimit, footer))
     return new TableReader(file, fileName, fileNumber, cache, codec, footer, meta.index, meta.properties,
-      meta.bloom, meta.fragments, dataLimit)
+      meta.bloom, meta.fragments, dataLimit, sparse)
   }
 
   /** False only if no point entry of `userKey` is in the table (filter probe). */
@@ -97,28 +119,53 @@ export class TableReader implements TableBlockSource {
   }
 
   dataHandle(indexValue: Buffer): BlockHandle {
-    let handle: BlockHandle
-    try {
-      handle = decodeBlockHandle(indexValue)
-    } catch (err) {
-      if (!(err instanceof DecodeError)) throw err
-      throw corruption(`bad index entry: ${err.message}`, this.fileName, this.footer.index.offset, err)
-    }
-    checkHandle(handle, this.fileName, this.dataLimit, this.footer.index.offset, true)
-    return handle
+    return decodeDataHandle(indexValue, this.fileName, this.dataLimit, this.footer)
   }
 
   readDataBlock(handle: BlockHandle): Block {
+    return this.loadBlock(handle.offset, handle.size)
+  }
+
+  /**
+   * The newest entry of `userKey` with seqno <= `seqno`, described in `out` when the answer
+   * is Found. Requires: mayContain(userKey) was checked by the caller (it is not repeated).
+   * `out.data` is a cached block: copy the value out, never mutate it.
+   */
+  findPoint(userKey: Uint8Array, seqno: number, out: PointEntry): PointStatus {
     assert(!this.closed, 'table reader used after close')
-    assert(handle.size > 0, 'data handles are checked first')
-    assert(handle.offset + handle.size <= this.dataLimit, 'data handles are checked first')
-    const cached = this.cache?.get(this.fileNumber, handle.offset)
-    if (cached !== undefined) return Block.parse(cached, this.fileName, handle.offset)
-    const physical = this.file.readAt(handle.offset, handle.size + BLOCK_TRAILER_BYTES)
-    const at = { fileNumber: this.fileNumber, offset: handle.offset, kind: BlockKind.Data }
-    const raw = this.codec.decode(physical, at, this.fileName)
-    const block = Block.parse(raw, this.fileName, handle.offset) // validate before caching
-    this.cache?.set(this.fileNumber, handle.offset, raw)
+    const index = this.sparseIndex
+    const i = index.find(userKey, seqno)
+    if (i < 0) return PointStatus.Absent
+    const block = this.loadBlock(index.blockOffsets[i]!, index.blockSizes[i]!)
+    if (!searchBlock(block, userKey, seqno, out)) return PointStatus.UseIterator
+    if (!out.sameKey) return PointStatus.Absent
+    return out.kind === KeyKind.Put || out.kind === KeyKind.Delete ? PointStatus.Found : PointStatus.UseIterator
+  }
+
+  /** The data block at (offset, size): from the cache, else read, verified, parsed, cached. */
+  private loadBlock(offset: number, size: number): Block {
+    assert(!this.closed, 'table reader used after close')
+    assert(size > 0, 'data handles are checked first')
+    assert(offset + size <= this.dataLimit, 'data handles are checked first')
+    const cache = this.cache
+    if (cache !== undefined) {
+      const cached = cache.get(this.fileNumber, offset)
+      if (cached !== undefined) return cached
+    }
+    const physical = this.file.readAt(offset, size + BLOCK_TRAILER_BYTES)
+    const at = { fileNumber: this.fileNumber, offset, kind: BlockKind.Data }
+    let raw = this.codec.decode(physical, at, this.fileName)
+    const block = Block.parse(raw, this.fileName, offset) // validate before caching
+    if (cache === undefined) return block
+    if (raw.buffer.byteLength > raw.length + CACHE_SLACK_BYTES_MAX) {
+      // A view into a larger store (a pooled slab for small blocks): cache an exact copy so
+      // the block pins only its own bytes and the charge is honest.
+      raw = Buffer.from(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length))
+      const exact = Block.parse(raw, this.fileName, offset)
+      cache.set(this.fileNumber, offset, exact)
+      return exact
+    }
+    cache.set(this.fileNumber, offset, block)
     return block
   }
 
@@ -128,6 +175,50 @@ export class TableReader implements TableBlockSource {
     this.closed = true
     await this.file.close()
   }
+}
+
+/** Decodes and bounds-checks an index entry's value. */
+function decodeDataHandle(indexValue: Buffer, fileName: string, dataLimit: number, footer: Footer): BlockHandle {
+  let handle: BlockHandle
+  try {
+    handle = decodeBlockHandle(indexValue)
+  } catch (err) {
+    if (!(err instanceof DecodeError)) throw err
+    throw corruption(`bad index entry: ${err.message}`, fileName, footer.index.offset, err)
+  }
+  checkHandle(handle, fileName, dataLimit, footer.index.offset, true)
+  return handle
+}
+
+/** Walks the index block once: keys copied into one buffer and checked ascending, handles checked. */
+function decodeSparseIndex(
+  index: Block, fileName: string, indexOffset: number, handleOf: (value: Buffer) => BlockHandle,
+): SparseIndex {
+  const keys: Buffer[] = []
+  const offsets: number[] = []
+  const sizes: number[] = []
+  let keyBytes = 0
+  const it = index.newIterator()
+  for (it.first(); it.valid; it.next()) {
+    const handle = handleOf(it.value)
+    const key = Buffer.from(it.key)
+    const previous = keys[keys.length - 1]
+    if (previous !== undefined && compareInternalKeys(previous, key) >= 0) {
+      throw corruption('index keys out of order', fileName, indexOffset)
+    }
+    keys.push(key)
+    keyBytes += key.length
+    offsets.push(handle.offset)
+    sizes.push(handle.size)
+  }
+  const keyEnds = new Uint32Array(keys.length)
+  let end = 0
+  keys.forEach((key, i) => {
+    end += key.length
+    keyEnds[i] = end
+  })
+  assert(end === keyBytes, 'index keys laid end to end')
+  return new SparseIndex(Buffer.concat(keys, keyBytes), keyEnds, Float64Array.from(offsets), Float64Array.from(sizes))
 }
 
 interface MetaBlocks {
