@@ -1,42 +1,48 @@
 /**
  * db-bench: Strata against its peers on db_bench's workloads, in one invocation.
  *
- *   npm run bench                       # 1,000,000 entries, every workload, 3 runs
- *   npm run bench -- --quick            # 50,000 entries, 1 run (CI smoke, < 60 s)
+ *   npm run bench                       # 1,000,000 entries, every workload and engine, 3 runs
+ *   npm run bench -- --quick            # QUICK_ENTRIES entries, 1 run (CI smoke, < 60 s)
  *   node dist-bench/bench/db-bench.js --num 200000 --workloads fillrandom,readrandom \
  *     --engines strata,classic-level --runs 5 --value-size 100 --seed 7 --markdown
  *
- * Flags: --num N, --quick, --workloads a,b, --engines a,b, --runs N, --value-size N, --seed N,
- * --in-process (no child processes), --markdown (table for docs/benchmarks.md), --profile DIR
- * (V8 CPU profile of each run's timed part only, not of its data load: one .cpuprofile per run,
- * the format `node --cpu-prof` writes; summarize it as docs/benchmarks.md shows).
+ * Flags: --num N, --ops N (operations of the read and YCSB workloads; default num), --quick,
+ * --workloads a,b, --engines a,b, --runs N, --value-size N, --seed N, --in-process (no child
+ * processes), --markdown (table for docs/benchmarks.md), --profile DIR (V8 CPU profile of each
+ * run's timed part only, not of its data load: one .cpuprofile per run, the format
+ * `node --cpu-prof` writes; summarize it as docs/benchmarks.md shows).
  *
  * How it runs: for each run, for each workload, each engine in turn (the engine order rotates
- * from run to run, so neither always goes first on a warm page cache). Each (workload, engine,
+ * from run to run, so no engine always goes first on a warm page cache). Each (workload, engine,
  * run) is a fresh child process on a fresh temporary directory, so peak RSS and heap state belong
  * to that one run; --in-process runs them all in this process instead (used by the smoke test
- * and for `node --cpu-prof`; peak RSS is then the process's peak so far).
+ * and for `node --cpu-prof`; peak RSS is then the process's peak so far). Read workloads run on
+ * a copy of a template each engine loads once per run, in a child of its own (run-once.ts).
  *
  * Adding a peer: an adapter in bench/engines/<name>.ts and one line in ENGINE_LOADERS.
  * Adding a workload: one entry in WORKLOADS (bench/workloads.ts).
  */
 import { execFile } from 'node:child_process'
-import { cpus, loadavg, totalmem } from 'node:os'
-import { resolve } from 'node:path'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
+import { join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { EngineFactory } from './engines/types.js'
 import { BASELINE_ENGINE, formatReport, summarize, type Summary } from './report.js'
-import { WORKLOADS, runOnce, supports, type RunResult, type RunSpec } from './workloads.js'
+import { loadTemplate, runOnce, type RunResult } from './run-once.js'
+import { WORKLOADS, supports, type RunSpec } from './workloads.js'
 
 /** Peers load lazily: an engine whose package is not installed fails only when selected. */
 export const ENGINE_LOADERS: Readonly<Record<string, () => Promise<EngineFactory>>> = {
   strata: async () => (await import('./engines/strata.js')).strataEngine,
   'classic-level': async () => (await import('./engines/classic-level.js')).classicLevelEngine,
+  rocksdb: async () => (await import('./engines/rocksdb.js')).rocksdbEngine,
+  lmdb: async () => (await import('./engines/lmdb.js')).lmdbEngine,
 }
 
 /** Entries in a full run (the issue's size) and in --quick (CI smoke, < 60 s in all). */
 export const FULL_ENTRIES = 1_000_000
-export const QUICK_ENTRIES = 50_000
+export const QUICK_ENTRIES = 10_000
 /** Default seed: fixed, so two invocations compare the same key sequences. */
 const DEFAULT_SEED = 301
 /** A child that runs longer than this is stuck: 1M entries take well under a minute. */
@@ -48,6 +54,8 @@ const LEAK_MARKER = 'DB-BENCH-WARNING '
 
 export interface BenchConfig {
   num: number
+  /** Operations of the read and YCSB workloads. */
+  ops: number
   runs: number
   valueSizeBytes: number
   seed: number
@@ -59,7 +67,7 @@ export interface BenchConfig {
   profileDir: string | undefined
 }
 
-const USAGE = `usage: db-bench [--num N] [--quick] [--workloads ${WORKLOADS.map((w) => w.name).join(',')}]
+const USAGE = `usage: db-bench [--num N] [--ops N] [--quick] [--workloads ${WORKLOADS.map((w) => w.name).join(',')}]
   [--engines ${Object.keys(ENGINE_LOADERS).join(',')}] [--runs N] [--value-size N] [--seed N]
   [--in-process] [--markdown] [--profile DIR]`
 
@@ -85,10 +93,11 @@ function names(flag: string, text: string | undefined, known: readonly string[])
 export function parseFlags(argv: readonly string[]): BenchConfig {
   const workloadNames = WORKLOADS.map((w) => w.name)
   let num: number | undefined
+  let ops: number | undefined
   let runs: number | undefined
   let quick = false
   const config: BenchConfig = {
-    num: FULL_ENTRIES, runs: 3, valueSizeBytes: 100, seed: DEFAULT_SEED,
+    num: FULL_ENTRIES, ops: FULL_ENTRIES, runs: 3, valueSizeBytes: 100, seed: DEFAULT_SEED,
     workloads: workloadNames, engines: Object.keys(ENGINE_LOADERS), inProcess: false, markdown: false,
     profileDir: undefined,
   }
@@ -96,7 +105,8 @@ export function parseFlags(argv: readonly string[]): BenchConfig {
     const flag = argv[i]!
     const [name, inline] = flag.includes('=') ? [flag.slice(0, flag.indexOf('=')), flag.slice(flag.indexOf('=') + 1)] : [flag, undefined]
     const value = (): string | undefined => inline ?? argv[++i]
-    if (name === '--num') num = positiveInteger(name, value(), 1)
+    if (name === '--num') num = positiveInteger(name, value(), 2)
+    else if (name === '--ops') ops = positiveInteger(name, value(), 1)
     else if (name === '--runs') runs = positiveInteger(name, value(), 1)
     else if (name === '--value-size') config.valueSizeBytes = positiveInteger(name, value(), 0)
     else if (name === '--seed') config.seed = positiveInteger(name, value(), 0)
@@ -109,38 +119,47 @@ export function parseFlags(argv: readonly string[]): BenchConfig {
     else throw new Error(`unknown flag ${flag}\n${USAGE}`)
   }
   config.num = num ?? (quick ? QUICK_ENTRIES : FULL_ENTRIES)
+  config.ops = ops ?? config.num
   config.runs = runs ?? (quick ? 1 : 3)
   return config
 }
 
-interface Job {
-  engine: string
-  workload: string
-  spec: RunSpec
+/** One unit of work for a child process (or this process with --in-process). */
+type Job =
+  | { kind: 'run'; engine: string; workload: string; spec: RunSpec; template: string | undefined }
+  | { kind: 'load'; engine: string; spec: RunSpec; dir: string }
+
+async function runJobInProcess(job: Job): Promise<RunResult | undefined> {
+  const load = ENGINE_LOADERS[job.engine]
+  if (load === undefined) throw new Error(`unknown engine ${job.engine}`)
+  if (job.kind === 'load') {
+    await loadTemplate(await load(), job.spec, job.dir)
+    return undefined
+  }
+  const workload = WORKLOADS.find((w) => w.name === job.workload)
+  if (workload === undefined) throw new Error(`unknown workload ${job.workload}`)
+  return runOnce(await load(), workload, job.spec, job.template)
 }
 
-async function runJobInProcess(job: Job): Promise<RunResult> {
-  const workload = WORKLOADS.find((w) => w.name === job.workload)
-  const load = ENGINE_LOADERS[job.engine]
-  if (workload === undefined || load === undefined) throw new Error(`unknown job ${job.workload}/${job.engine}`)
-  return runOnce(await load(), workload, job.spec)
+function jobName(job: Job): string {
+  return job.kind === 'load' ? `loading ${job.spec.num} entries into ${job.engine}` : `${job.workload} on ${job.engine}`
 }
 
 /** Runs one job in a fresh node process (same flags as this one) and parses its result line. */
-function runJobInChild(job: Job): Promise<RunResult> {
+function runJobInChild(job: Job): Promise<RunResult | undefined> {
   const script = fileURLToPath(import.meta.url)
   const args = [...process.execArgv, script, '--child', JSON.stringify(job)]
   return new Promise((resolve, reject) => {
     execFile(process.execPath, args, { timeout: CHILD_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       const line = stdout.split('\n').find((l) => l.startsWith(RESULT_MARKER))
       if (error !== null || line === undefined) {
-        reject(new Error(`${job.workload} on ${job.engine} failed: ${error?.message ?? 'no result'}\n${stderr}`))
+        reject(new Error(`${jobName(job)} failed: ${error?.message ?? 'no result'}\n${stderr}`))
         return
       }
       for (const warning of stderr.split('\n').filter((l) => l.startsWith(LEAK_MARKER))) {
         process.stderr.write(`${warning.slice(LEAK_MARKER.length)}\n`)
       }
-      resolve(JSON.parse(line.slice(RESULT_MARKER.length)) as RunResult)
+      resolve((JSON.parse(line.slice(RESULT_MARKER.length)) as RunResult | null) ?? undefined)
     })
   })
 }
@@ -150,7 +169,7 @@ function exitWhenDone(job: Job): void {
   setTimeout(() => {
     const handles = (process as unknown as { _getActiveHandles?: () => object[] })._getActiveHandles?.() ?? []
     const names = handles.map((h) => h.constructor.name).join(', ')
-    process.stderr.write(`${LEAK_MARKER}${job.workload} on ${job.engine}: process still alive ${CHILD_EXIT_GRACE_MS} ms after close (handles: ${names})\n`)
+    process.stderr.write(`${LEAK_MARKER}${jobName(job)}: process still alive ${CHILD_EXIT_GRACE_MS} ms after close (handles: ${names})\n`)
     process.exit(0)
   }, CHILD_EXIT_GRACE_MS).unref()
 }
@@ -162,24 +181,55 @@ export interface BenchOutput {
   lines: string[]
 }
 
+/** Templates of loaded data, one per engine, made on first use within a run and removed after it. */
+class Templates {
+  private readonly dirs = new Map<string, string>()
+  private root: string | undefined
+
+  constructor(private readonly spec: RunSpec, private readonly run: (job: Job) => Promise<unknown>) {}
+
+  async get(engine: string): Promise<string> {
+    const known = this.dirs.get(engine)
+    if (known !== undefined) return known
+    this.root ??= await mkdtemp(join(tmpdir(), 'strata-bench-templates-'))
+    const dir = join(this.root, engine)
+    await this.run({ kind: 'load', engine, spec: this.spec, dir })
+    this.dirs.set(engine, dir)
+    return dir
+  }
+
+  async remove(): Promise<void> {
+    if (this.root !== undefined) await rm(this.root, { recursive: true, force: true })
+    this.root = undefined
+    this.dirs.clear()
+  }
+}
+
 /** Runs the whole benchmark; `log` receives one progress line per finished run. */
 export async function runBench(config: BenchConfig, log: (line: string) => void = () => {}): Promise<BenchOutput> {
   const loadAtStart = loadavg()[0]!
   const factories = new Map<string, EngineFactory>()
   for (const name of config.engines) factories.set(name, await ENGINE_LOADERS[name]!())
-  const spec: RunSpec = { num: config.num, valueSizeBytes: config.valueSizeBytes, seed: config.seed }
+  const spec: RunSpec = { num: config.num, ops: config.ops, valueSizeBytes: config.valueSizeBytes, seed: config.seed }
   if (config.profileDir !== undefined) spec.profileDir = resolve(config.profileDir)
+  const execute = (job: Job): Promise<RunResult | undefined> => (config.inProcess ? runJobInProcess(job) : runJobInChild(job))
   const results: RunResult[] = []
   for (let run = 0; run < config.runs; run++) {
     const order = config.engines.map((_, i) => config.engines[(i + run) % config.engines.length]!)
-    for (const workload of config.workloads) {
-      for (const engine of order) {
-        if (!supports(factories.get(engine)!, workload)) continue
-        const job: Job = { engine, workload, spec }
-        const result = config.inProcess ? await runJobInProcess(job) : await runJobInChild(job)
-        results.push(result)
-        log(`run ${run + 1}/${config.runs} ${workload} ${engine}: ${Math.round(result.opsPerSec)} ops/s`)
+    const templates = new Templates(spec, execute)
+    try {
+      for (const name of config.workloads) {
+        const workload = WORKLOADS.find((w) => w.name === name)!
+        for (const engine of order) {
+          if (!supports(factories.get(engine)!.hasSyncGet, name)) continue
+          const template = workload.needsData ? await templates.get(engine) : undefined
+          const result = (await execute({ kind: 'run', engine, workload: name, spec, template }))!
+          results.push(result)
+          log(`run ${run + 1}/${config.runs} ${name} ${engine}: ${Math.round(result.opsPerSec)} ops/s`)
+        }
       }
+    } finally {
+      await templates.remove()
     }
   }
   const summaries = summarize(results)
@@ -194,21 +244,26 @@ function header(config: BenchConfig, factories: Map<string, EngineFactory>, load
   return {
     title: `db-bench: ${config.engines.join(' vs ')} (ratio = ${BASELINE_ENGINE}/${peers.join(', ') || 'peer'} ops/s)`,
     lines: [
-      `entries ${config.num.toLocaleString('en-US')}, keys 16 B, values ${config.valueSizeBytes} B, runs ${config.runs}, seed ${config.seed}, sync off`,
+      `entries ${config.num.toLocaleString('en-US')}, ops ${config.ops.toLocaleString('en-US')}, keys 16 B, values ${config.valueSizeBytes} B, runs ${config.runs}, seed ${config.seed}, sync off (fillsync: on)`,
       `node ${process.version}, ${cpu.length} x ${cpu[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${process.platform}`,
       `engines: ${[...factories.values()].map((f) => f.version).join(', ')}`,
       `${load}${busy}`,
       config.inProcess ? 'runs in-process (peak RSS is cumulative)' : 'each run in a fresh child process',
     ],
-    apis: new Map([...factories.values()].map((f) => [f.name, `put ${f.apis.put}; batch ${f.apis.batch}; get ${f.apis.get}${f.apis.getSync ? `; sync get ${f.apis.getSync}` : ''}; scan ${f.apis.iterate}`])),
+    apis: new Map([...factories.values()].map((f) => [f.version, apiLine(f)])),
   }
+}
+
+function apiLine(f: EngineFactory): string {
+  const getSync = f.apis.getSync === undefined ? '' : `; sync get ${f.apis.getSync}`
+  return `put ${f.apis.put}; batch ${f.apis.batch}; get ${f.apis.get}${getSync}; seek ${f.apis.seek}; scan ${f.apis.iterate}; durability ${f.apis.durability}`
 }
 
 async function main(argv: readonly string[]): Promise<void> {
   if (argv[0] === '--child') {
     const job = JSON.parse(argv[1] ?? '') as Job
     const result = await runJobInProcess(job)
-    process.stdout.write(`${RESULT_MARKER}${JSON.stringify(result)}\n`)
+    process.stdout.write(`${RESULT_MARKER}${JSON.stringify(result ?? null)}\n`)
     exitWhenDone(job)
     return
   }

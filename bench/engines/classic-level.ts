@@ -8,15 +8,18 @@
  * - batch:   `await db.batch([{ type: 'put', key, value }, ...])`: the array form, which skips
  *            the chained batch's per-op JS calls.
  * - get:     `await db.get(key)`: async, one threadpool round trip per read; the harness keeps
- *            READ_CONCURRENCY of them in flight, as a user maximizing throughput would.
+ *            CONCURRENCY (64) of them in flight, as a user maximizing throughput would.
  * - getSync: `db.getSync(key)` (classic-level >= 3), used by the readrandom-sync workload.
+ * - seek:    one `db.iterator()` reused: `seek(target)` then `nextv(count)` (one round trip;
+ *            seekrandom); a fresh `db.iterator({ gte, limit }).all()` per short scan (YCSB E).
  * - iterate: `db.iterator()` + `nextv(1000)`: the batch size classic-level's own next() uses.
+ * Durability: `{ sync: false }` (its default) and `{ sync: true }` on put and batch.
  * Everything else is LevelDB's defaults (4 MiB write buffer, 8 MiB block cache, 4 KiB blocks,
  * snappy compression on, no bloom filter).
  */
 import { ClassicLevel } from 'classic-level'
 import { createRequire } from 'node:module'
-import type { BenchEngine, EngineFactory, EngineOpenOptions } from './types.js'
+import type { BenchCursor, BenchEngine, EngineFactory, EngineOpenOptions, Entry } from './types.js'
 
 /** Entries per nextv() call: classic-level's own next() read-ahead size. */
 const SCAN_CHUNK_ENTRIES = 1000
@@ -24,7 +27,7 @@ const SCAN_CHUNK_ENTRIES = 1000
 type Db = ClassicLevel<Buffer, Buffer>
 
 class ClassicLevelEngine implements BenchEngine {
-  readonly getIsSync = false
+  readonly readsAreSync = false
 
   constructor(private readonly db: Db, private readonly sync: boolean) {}
 
@@ -43,6 +46,23 @@ class ClassicLevelEngine implements BenchEngine {
 
   getSync(key: Buffer): Buffer | undefined {
     return this.db.getSync(key)
+  }
+
+  range(start: Buffer, count: number): Promise<Entry[]> {
+    return this.db.iterator({ gte: start, limit: count }).all()
+  }
+
+  cursor(_readAheadBytes: number): BenchCursor {
+    const iterator = this.db.iterator()
+    return {
+      seek(target: Buffer, count: number): Promise<Entry[]> {
+        iterator.seek(target)
+        return iterator.nextv(count)
+      },
+      close(): Promise<void> {
+        return iterator.close()
+      },
+    }
   }
 
   async scan(visit: (key: Buffer, value: Buffer) => void): Promise<number> {
@@ -85,6 +105,8 @@ export const classicLevelEngine: EngineFactory = {
     get: 'await db.get(k) (async)',
     getSync: 'db.getSync(k)',
     iterate: 'db.iterator().nextv(1000)',
+    seek: 'db.iterator() reused: seek(k) + nextv(n); YCSB E: db.iterator({ gte, limit }).all()',
+    durability: '{ sync: false } / { sync: true }',
   },
   hasSyncGet: true,
   async open(dir: string, options: EngineOpenOptions): Promise<BenchEngine> {

@@ -7,16 +7,29 @@
  * - batch:   `await tree.batch().put(k, v)....write()`: one WAL record, one seqno.
  * - get:     `tree.get(key)`: SYNCHRONOUS (page-cached preads, no threadpool round trip), so the
  *            harness calls it in a plain loop.
+ * - seek:    one `tree.iterator()` reused: `seek(target)` then `next()` (seekrandom); a fresh
+ *            `tree.iterator({ gte, limit })` per short scan (YCSB E). Both synchronous.
  * - iterate: `tree.iterator()` + `next()`: synchronous, no read-ahead buffer to fill.
- * Everything else is Strata's defaults (compression 'none', 64 MiB memtable, 4 KiB blocks,
- * 10 bloom bits per key, 64 MiB block cache).
+ * Durability: `sync: 'none'` against the peers' unsynced writes, `sync: 'always'` (fsync per
+ * commit group) in fillsync. Everything else is Strata's defaults (compression 'none', 64 MiB
+ * memtable, 4 KiB blocks, 10 bloom bits per key, 64 MiB block cache).
  */
 import { readFileSync } from 'node:fs'
-import { Tree } from '../../src/engine/index.js'
-import type { BenchEngine, EngineFactory, EngineOpenOptions } from './types.js'
+import { Tree, type TreeIterator } from '../../src/engine/index.js'
+import { SCAN_YIELD_ENTRIES, yieldToEventLoop, type BenchCursor, type BenchEngine, type EngineFactory, type EngineOpenOptions, type Entry } from './types.js'
+
+function take(iterator: TreeIterator, count: number): Entry[] {
+  const out: Entry[] = []
+  for (let i = 0; i < count; i++) {
+    const entry = iterator.next()
+    if (entry === undefined) break
+    out.push(entry)
+  }
+  return out
+}
 
 class StrataEngine implements BenchEngine {
-  readonly getIsSync = true
+  readonly readsAreSync = true
 
   constructor(private readonly tree: Tree) {}
 
@@ -34,13 +47,35 @@ class StrataEngine implements BenchEngine {
     return this.tree.get(key)
   }
 
+  range(start: Buffer, count: number): Entry[] {
+    const iterator = this.tree.iterator({ gte: start, limit: count })
+    try {
+      return take(iterator, count)
+    } finally {
+      iterator.close()
+    }
+  }
+
+  cursor(_readAheadBytes: number): BenchCursor {
+    const iterator = this.tree.iterator()
+    return {
+      seek(target: Buffer, count: number): Entry[] {
+        iterator.seek(target)
+        return take(iterator, count)
+      },
+      close(): void {
+        iterator.close()
+      },
+    }
+  }
+
   async scan(visit: (key: Buffer, value: Buffer) => void): Promise<number> {
     const iterator = this.tree.iterator()
     let count = 0
     try {
       for (let entry = iterator.next(); entry !== undefined; entry = iterator.next()) {
         visit(entry[0], entry[1])
-        count++
+        if (++count % SCAN_YIELD_ENTRIES === 0) await yieldToEventLoop()
       }
     } finally {
       iterator.close()
@@ -76,6 +111,8 @@ export const strataEngine: EngineFactory = {
     batch: 'await tree.batch().put(k, v)...write()',
     get: 'tree.get(k) (sync)',
     iterate: 'tree.iterator().next() (sync)',
+    seek: 'tree.iterator() reused: seek(k) + next() (sync); YCSB E: tree.iterator({ gte, limit })',
+    durability: "sync: 'none' / 'always'",
   },
   hasSyncGet: true,
   async open(dir: string, options: EngineOpenOptions): Promise<BenchEngine> {
