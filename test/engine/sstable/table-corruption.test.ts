@@ -3,6 +3,7 @@
  * properties, index, footer) is reported as CORRUPTION naming the file (UNSUPPORTED for the
  * header's flag bytes), never as a wrong value or another kind of error. Plus: unknown format
  * version => UNSUPPORTED, truncated files, and the offsets named for data and index blocks.
+ * Reads go through iterators and through findPoint (the point-get fast path).
  */
 import t from 'tap'
 import { crc32c, maskCrc } from '../../../src/engine/base/crc32c.js'
@@ -10,7 +11,8 @@ import { KeyKind } from '../../../src/engine/base/internal-key.js'
 import { BlockCache } from '../../../src/engine/cache/block-cache.js'
 import { corruption, ErrorCode, isCorruption, isStrataError, type StrataError } from '../../../src/engine/errors.js'
 import { decodeTableEnds, FOOTER_BYTES, HEADER_BYTES } from '../../../src/engine/sstable/format.js'
-import { TableReader } from '../../../src/engine/sstable/table-reader.js'
+import { PointEntry } from '../../../src/engine/sstable/point-lookup.js'
+import { PointStatus, TableReader } from '../../../src/engine/sstable/table-reader.js'
 import type { ReadableFile } from '../../../src/engine/vfs/vfs.js'
 import { seededRandom } from '../../helpers/sstable-random.js'
 import {
@@ -38,6 +40,13 @@ const TOMBSTONES = [
 async function readAll(bytes: Buffer): Promise<string> {
   const reader = TableReader.open(bufferFile(bytes), NAME, 7, new BlockCache(1 << 20))
   try {
+    // Point lookups first, so that they are the first to read (and verify) every block.
+    const out = new PointEntry()
+    const points = smallModel().map((e) => {
+      const status = reader.findPoint(e.userKey, e.seqno, out)
+      if (status !== PointStatus.Found) return status
+      return `${out.seqno}/${out.kind}=${out.data.subarray(out.valueStart, out.valueEnd).toString('hex')}`
+    })
     const it = reader.newIterator()
     const forward = scanForward(it).map(describe)
     const backward = scanBackward(it).map(describe)
@@ -45,7 +54,7 @@ async function readAll(bytes: Buffer): Promise<string> {
     const seek = it.valid ? it.key.toString() : 'end'
     const filter = smallModel().map((e) => reader.mayContain(e.userKey)).join()
     const tombstones = reader.rangeTombstones.map((x) => `${x.start}-${x.end}#${x.seqno}`)
-    return JSON.stringify({ forward, backward, seek, filter, tombstones, props: reader.properties.entries })
+    return JSON.stringify({ forward, backward, seek, filter, tombstones, points, props: reader.properties.entries })
   } finally {
     await reader.close()
   }
