@@ -73,7 +73,19 @@ interface Progress {
 }
 
 /** Unpacks and verifies `source` into the empty directory `dir` (see the file comment). */
-export async function extractArchive(source: AsyncIterable<Uint8Array>, dir: string, options: ExtractOptions): Promise<ExtractResult> {
+export function extractArchive(source: AsyncIterable<Uint8Array>, dir: string, options: ExtractOptions): Promise<ExtractResult> {
+  return readArchive(source, dir, options)
+}
+
+/**
+ * Runs every check of extractArchive on `source` without writing anything (`strata backup`
+ * verifies the file it wrote this way).
+ */
+export function verifyArchive(source: AsyncIterable<Uint8Array>, options: ExtractOptions): Promise<ExtractResult> {
+  return readArchive(source, undefined, options)
+}
+
+async function readArchive(source: AsyncIterable<Uint8Array>, dir: string | undefined, options: ExtractOptions): Promise<ExtractResult> {
   const maxBytes = options.maxBytes
   if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) throw new TypeError('maxBytes must be a positive integer')
   const progress: Progress = { archiveBytes: 0, tarBytes: 0 }
@@ -180,7 +192,7 @@ interface Consumed {
 }
 
 /** Checks every entry and writes the listed files (see the file comment). */
-async function consumeEntries(extract: tar.Extract, dir: string, maxBytes: number): Promise<Consumed> {
+async function consumeEntries(extract: tar.Extract, dir: string | undefined, maxBytes: number): Promise<Consumed> {
   let manifest: BackupManifest | undefined
   const pending = new Map<string, BackupFile>()
   let dataEnd = 0
@@ -196,7 +208,7 @@ async function consumeEntries(extract: tar.Extract, dir: string, maxBytes: numbe
       } else {
         const file = checkListed(header.name, size, pending, manifest)
         pending.delete(file.path)
-        await writeFile(entry as AsyncIterable<Buffer>, join(dir, file.path), file)
+        await checkFile(entry as AsyncIterable<Buffer>, dir === undefined ? undefined : join(dir, file.path), file)
       }
       dataEnd = dataOffset(header) + Math.ceil(size / TAR_BLOCK_BYTES) * TAR_BLOCK_BYTES
     }
@@ -249,9 +261,9 @@ async function readAll(entry: AsyncIterable<Buffer>, size: number): Promise<Buff
   return Buffer.concat(chunks, length)
 }
 
-/** Writes one listed file (exclusive create), hashing it; checks size and SHA-256; fsyncs. */
-async function writeFile(entry: AsyncIterable<Buffer>, path: string, file: BackupFile): Promise<void> {
-  const handle = await open(path, 'wx', 0o644)
+/** Hashes one listed file and checks its size and SHA-256; writes it to `path` (exclusive create, fsynced) if given. */
+async function checkFile(entry: AsyncIterable<Buffer>, path: string | undefined, file: BackupFile): Promise<void> {
+  const handle = path === undefined ? undefined : await open(path, 'wx', 0o644)
   try {
     const hash = createHash('sha256')
     let written = 0
@@ -259,13 +271,13 @@ async function writeFile(entry: AsyncIterable<Buffer>, path: string, file: Backu
       written += chunk.length
       if (written > file.size) throw invalidArchive(`${quoteName(file.path)} holds more bytes than listed`)
       hash.update(chunk)
-      await handle.write(chunk, 0, chunk.length)
+      if (handle !== undefined) await handle.write(chunk, 0, chunk.length)
     }
     if (written !== file.size) throw invalidArchive(`the archive ends inside ${quoteName(file.path)} (truncated)`)
     if (hash.digest('hex') !== file.sha256) throw invalidArchive(`${quoteName(file.path)} does not match its SHA-256 in ${BACKUP_MANIFEST_NAME}`)
-    await handle.sync()
+    await handle?.sync()
   } finally {
-    await handle.close()
+    await handle?.close()
   }
 }
 

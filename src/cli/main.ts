@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * `strata`: the command line (package.json `bin`). `serve` runs the leader; `follow`, `backup`
- * and `restore` are listed as coming and exit 2. Flags are parsed strictly (node:util parseArgs):
+ * `strata`: the command line (package.json `bin`). `serve` runs the leader; `backup` and
+ * `restore` (backup-command.ts, restore-command.ts) make and restore backups; `follow` is listed
+ * as coming and exits 2. Flags are parsed strictly (node:util parseArgs):
  * an unknown flag or a bad value prints one clear line and exits 2 before anything is opened.
  *
  * Exit codes: 0 success (including a graceful shutdown on SIGTERM/SIGINT), 1 a failure while
@@ -33,6 +34,9 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`strata: '${command}' is not implemented yet\n`)
     return EXIT_USAGE
   }
+  // Loaded on demand, like the server: --help of serve does not load the backup code.
+  if (command === 'backup') return (await import('./backup-command.js')).runBackup(rest)
+  if (command === 'restore') return (await import('./restore-command.js')).runRestore(rest)
   let config: ServeConfig | 'help'
   try {
     config = parseServeArgs(rest)
@@ -58,6 +62,7 @@ async function serve(config: ServeConfig): Promise<number> {
       tokens: config.tokens,
       sync: config.sync,
       bodyLimitBytes: config.bodyLimitBytes,
+      maxRestoreBytes: config.maxRestoreBytes,
       logger: { level: config.logLevel },
       host: config.host,
       port: config.port,

@@ -29,6 +29,7 @@ export interface ServeConfig {
   tokens: TokenEntry[] | undefined
   sync: SyncPolicyName
   bodyLimitBytes: number
+  maxRestoreBytes: number
   tls: { cert: Buffer; key: Buffer } | undefined
   logLevel: string
 }
@@ -40,6 +41,8 @@ export const DEFAULT_PORT = 7070
 export const DEFAULT_BODY_LIMIT_BYTES = 64 * 1024 * 1024
 /** A body is buffered whole before it is parsed; past 1 GiB one request could exhaust memory. */
 export const BODY_LIMIT_BYTES_MAX = 1024 * 1024 * 1024
+/** API.md: restore uploads are bounded separately, default 1 TiB (they are streamed, never buffered). */
+export const DEFAULT_MAX_RESTORE_BYTES = 1024 ** 4
 /** Tokens, key and certificate files are small; a bigger one is the wrong file. */
 export const FILE_BYTES_MAX = 1024 * 1024
 /** Shortest token accepted: 16 characters keep a guessed token out of reach of brute force. */
@@ -61,6 +64,7 @@ export const SERVE_FLAGS = [
   { name: 'encryption-key-file', value: 'FILE', help: '32 raw bytes or 64 hex characters (encryption at rest: not implemented yet)' },
   { name: 'sync', value: 'always|none', help: "default sync policy of new trees (default always: a write is fsynced before it is acknowledged)" },
   { name: 'body-limit', value: 'BYTES', help: `largest request body (default ${DEFAULT_BODY_LIMIT_BYTES}, max ${BODY_LIMIT_BYTES_MAX})` },
+  { name: 'max-restore-bytes', value: 'BYTES', help: `largest restore upload (and unpacked archive) (default ${DEFAULT_MAX_RESTORE_BYTES})` },
   { name: 'tls-cert', value: 'FILE', help: 'PEM certificate chain: serve HTTPS (needs --tls-key)' },
   { name: 'tls-key', value: 'FILE', help: 'PEM private key of --tls-cert' },
   { name: 'log-level', value: 'LEVEL', help: `${LOG_LEVELS.join('|')} (default info); logs are JSON lines on stdout` },
@@ -75,6 +79,7 @@ const PARSE_OPTIONS = {
   'encryption-key-file': { type: 'string' },
   sync: { type: 'string' },
   'body-limit': { type: 'string' },
+  'max-restore-bytes': { type: 'string' },
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   'log-level': { type: 'string' },
@@ -99,6 +104,7 @@ export function parseServeArgs(argv: readonly string[]): ServeConfig | 'help' {
     tokens: tokensFile === undefined ? undefined : readTokensFile(tokensFile),
     sync: syncFlag(text('sync')),
     bodyLimitBytes: integerFlag('--body-limit', text('body-limit'), DEFAULT_BODY_LIMIT_BYTES, 1, BODY_LIMIT_BYTES_MAX),
+    maxRestoreBytes: integerFlag('--max-restore-bytes', text('max-restore-bytes'), DEFAULT_MAX_RESTORE_BYTES, 1, Number.MAX_SAFE_INTEGER),
     tls: tlsFlags(text('tls-cert'), text('tls-key')),
     logLevel: logLevelFlag(text('log-level')),
   }
