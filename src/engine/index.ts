@@ -9,6 +9,22 @@ export type { WriteBatch, KeyInput } from './write-batch.js'
 export type { Snapshot } from './snapshots.js'
 export type { TreeStats, LevelStats } from './tree-stats.js'
 export type { CheckpointResult } from './checkpoint.js'
+export type { ReplicationSource } from './replicas/leader-source.js'
+export { DELTA_WAIT_MS_MAX } from './replicas/leader-source.js'
+export type { Replica, WalApplyResult } from './replicas/follower.js'
+export { REPLICA_STAGING_DIR_NAME } from './replicas/follower-open.js'
+export type { ReplicationOptions } from './replicas/options.js'
+export type {
+  ReplicationState,
+  ReplicationDelta,
+  LeasedDelta,
+  ReplicationFile,
+  ReplicationFileKind,
+  FollowerPosition,
+} from './replicas/types.js'
+export type { WalRecord } from './replicas/wal-feed.js'
+export type { TableMeta, BlobMeta } from './version/file-metadata.js'
+export { crc32cUpdate } from './base/crc32c.js'
 export { resetTreeId } from './tree-id.js'
 export type { ResetTreeIdResult } from './tree-id.js'
 export type { TreeOptions, SyncPolicy, CompressionName } from './options.js'

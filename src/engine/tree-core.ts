@@ -133,7 +133,6 @@ export class TreeCore {
         resolve(this.visibleSeqno >= seqno)
       }
       const timer = setTimeout(finish, timeoutMs)
-      timer.unref()
       signal?.addEventListener('abort', finish, { once: true })
       this.#seqnoWaiters.push(entry)
     })

@@ -404,6 +404,7 @@ export class Tree {
     return {
       vfs: this.options.vfs,
       dir: this.path,
+      stagingDir: `${this.path}/${REPLICA_STAGING_DIR_NAME}`,
       treeId: this.versions.treeId,
       view: () => core.view,
       setMemtables: (m) => {

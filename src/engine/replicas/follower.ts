@@ -45,6 +45,8 @@ const VERIFY_CHUNK_BYTES = 1024 * 1024
 export interface ReplicaHost {
   readonly vfs: Vfs
   readonly dir: string
+  /** Where received files wait by default (REPLICA_STAGING_DIR_NAME in the tree directory). */
+  readonly stagingDir: string
   readonly treeId: string
   view(): ReadView
   /** Swaps the memtables (synchronously), keeping the Version. */
@@ -64,7 +66,8 @@ export type WalApplyResult = 'applied' | 'skipped' | 'full'
 
 /** The caller's view of one delta install. */
 export interface InstallOptions {
-  /** A directory where received files wait (moved into the tree directory on install). */
+  /** Where received files wait (moved into the tree directory on install); default the
+   *  tree's REPLICA_STAGING_DIR_NAME. */
   stagingDir?: string
 }
 
@@ -132,7 +135,7 @@ export class Replica {
         continue // a move between levels: the file is already here and verified
       }
       if (held !== undefined) throw diverged(`the delta adds table ${table.id}, which this copy already holds`)
-      await this.#placeTable(table, options.stagingDir)
+      await this.#placeTable(table, options.stagingDir ?? this.#host.stagingDir)
     }
     if (delta.addTables.length > 0) await this.#host.vfs.syncDir(this.#host.dir)
     const tablesSeqno = delta.seqno
@@ -167,13 +170,13 @@ export class Replica {
   }
 
   /** Moves the table from staging if needed, then checks size, CRC-32C and that it opens. */
-  async #placeTable(table: TableMeta, stagingDir: string | undefined): Promise<void> {
+  async #placeTable(table: TableMeta, stagingDir: string): Promise<void> {
     const vfs = this.#host.vfs
     const name = tableFileName(table.id)
     const path = pathInDir(this.#host.dir, name)
     if (!(await vfs.exists(path))) {
-      const staged = stagingDir === undefined ? undefined : pathInDir(stagingDir, name)
-      if (staged === undefined || !(await vfs.exists(staged))) {
+      const staged = pathInDir(stagingDir, name)
+      if (!(await vfs.exists(staged))) {
         throw new StrataError(ErrorCode.NOT_FOUND, `table ${name} of the delta has not been received`)
       }
       await verifyFile(vfs, staged, name, table)

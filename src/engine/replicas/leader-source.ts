@@ -27,7 +27,8 @@ import type { Version } from '../version/version.js'
 import type { Vfs } from '../vfs/vfs.js'
 import { LeaseTable } from './leases.js'
 import type { LeasedDelta, ReplicationDelta, ReplicationFile, ReplicationFileKind, ReplicationState } from './types.js'
-import { WalFeed, type WalRecord } from './wal-feed.js'
+import { WalFeed, readWalFiles, walGone, type WalRecord } from './wal-feed.js'
+import { readFixed64 } from '../base/coding.js'
 
 /** API.md: a long-poll waits at most 30 s. */
 export const DELTA_WAIT_MS_MAX = 30_000
@@ -35,7 +36,6 @@ export const DELTA_WAIT_MS_MAX = 30_000
 export interface ReplicationSourceOptions {
   historyEdits: number
   leaseTtlMs: number
-  walRetainBytes: number
 }
 
 export interface LeaderHost {
@@ -76,7 +76,7 @@ export class ReplicationSource {
     held.forEach((e) => this.#history.record(e.versionId!, e))
     this.#leases = new LeaseTable({ pinTables: (ids) => host.pinTables(ids), ttlMs: options.leaseTtlMs, newId: randomUUID })
     this.epochStartSeqno = host.seqno()
-    this.#feed = new WalFeed(options.walRetainBytes, host.seqno())
+    this.#feed = new WalFeed()
   }
 
   /** VersionSet.onInstall: every installed edit enters the history. */
@@ -171,8 +171,8 @@ export class ReplicationSource {
         resolve(this.#host.current().id > since)
       }
       const wake = () => finish()
+      // Ref'd: a caller awaiting the long-poll keeps the process alive (at most 30 s).
       const timer = setTimeout(finish, timeoutMs)
-      timer.unref()
       signal?.addEventListener('abort', finish, { once: true })
       this.#versionWaiters.push(wake)
     })
@@ -232,8 +232,39 @@ export class ReplicationSource {
   walRecords(since: number, signal?: AbortSignal): AsyncGenerator<WalRecord> {
     this.#checkOpen()
     if (!Number.isSafeInteger(since) || since < 0) throw invalidArgument('since must be a non-negative integer')
-    if (since > this.#host.seqno()) throw invalidArgument(`seqno ${since} is ahead of the newest seqno ${this.#host.seqno()}`)
-    return this.#feed.read(since, signal)
+    const durable = this.#host.seqno()
+    if (since > durable) throw invalidArgument(`seqno ${since} is ahead of the newest seqno ${durable}`)
+    // Subscribe in the same synchronous step as reading `durable` (see wal-feed.ts).
+    const subscription = this.#feed.subscribe()
+    return this.#stream(since + 1, durable, subscription, signal)
+  }
+
+  async *#stream(from: number, durable: number, subscription: ReturnType<WalFeed['subscribe']>, signal: AbortSignal | undefined): AsyncGenerator<WalRecord> {
+    let next = from
+    try {
+      if (next <= durable) {
+        for await (const item of readWalFiles(this.#host.vfs, this.#host.dir, next, durable)) {
+          if (signal?.aborted === true) return
+          yield item
+          next = item.seqno + 1
+        }
+      }
+      for (;;) {
+        const record = await subscription.next(signal)
+        if (record === undefined) return
+        const seqno = readFixed64(record, 0)
+        if (seqno < next) continue
+        if (seqno !== next) throw walGone(next, 'the stream fell behind')
+        yield { seqno, record }
+        next++
+      }
+    } finally {
+      subscription.close()
+    }
+  }
+
+  get walStreams(): number {
+    return this.#feed.subscriberCount
   }
 
   /** Ends leases, long-polls and WAL readers. Idempotent. */

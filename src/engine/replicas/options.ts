@@ -3,7 +3,6 @@
  */
 import { checkRange } from '../options.js'
 import { LEASE_TTL_MS_DEFAULT } from './leases.js'
-import { WAL_RETAIN_BYTES_DEFAULT } from './wal-feed.js'
 
 /** Default edits held for deltas: a follower may fall this many versions behind. */
 export const HISTORY_EDITS_DEFAULT = 4096
@@ -17,8 +16,6 @@ export interface ReplicationOptions {
   historyEdits?: number
   /** Leader: how long a delta's lease pins its files unless released (ms). */
   leaseTtlMs?: number
-  /** Leader: bytes of recent WAL records kept for WAL streams once one starts. */
-  walRetainBytes?: number
   /** Follower: bound of the memtables holding streamed WAL records. */
   memtableBytesMax?: number
 }
@@ -27,7 +24,6 @@ export interface ResolvedReplicationOptions {
   follower: boolean
   historyEdits: number
   leaseTtlMs: number
-  walRetainBytes: number
   memtableBytesMax: number
 }
 
@@ -37,7 +33,6 @@ export function resolveReplicationOptions(options: ReplicationOptions | undefine
     follower: o.follower === true,
     historyEdits: checkRange('replication.historyEdits', o.historyEdits ?? HISTORY_EDITS_DEFAULT, 1, 1_000_000),
     leaseTtlMs: checkRange('replication.leaseTtlMs', o.leaseTtlMs ?? LEASE_TTL_MS_DEFAULT, 1, 24 * 3600 * 1000),
-    walRetainBytes: checkRange('replication.walRetainBytes', o.walRetainBytes ?? WAL_RETAIN_BYTES_DEFAULT, 0, 2 ** 40),
     memtableBytesMax: checkRange('replication.memtableBytesMax', o.memtableBytesMax ?? FOLLOWER_MEMTABLE_BYTES_DEFAULT, 4096, 2 ** 40),
   }
 }

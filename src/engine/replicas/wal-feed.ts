@@ -1,27 +1,32 @@
 /**
- * WalFeed (leader side): the committed WAL records a follower streams for sub-second freshness
- * (RocksDB GetUpdatesSince, Redis' replication backlog). Records are the encoded batch records
- * of wal/batch-record.ts, handed over by the commit pipeline once durable (onDurable), so a
- * follower never sees a write the leader could still lose under its sync policy.
+ * The committed WAL records a follower streams for sub-second freshness (RocksDB
+ * GetUpdatesSince, Redis' replication backlog), leader side. Records are the encoded batch
+ * records of wal/batch-record.ts. A stream after seqno S yields S+1, S+2, ... without a gap:
  *
- * Memory: one ring of the newest records, at most `retainBytes` (plus one record). Readers
- * are cursors into the ring, not queues: a reader that falls behind the ring's start ends with
- * WAL_GONE instead of growing a buffer (Redis' client-output-buffer blow-ups, Kvrocks' feed
- * thread blocked on a slow replica): the follower then catches up by a delta and resumes.
- * Retention starts with the first reader (a tree nobody follows pays nothing); records older
- * than that, or flushed before it, come to a follower as tables in a delta.
+ *  1. it subscribes to new durable groups first (WalFeed, fed by the commit pipeline's
+ *     onDurable, so a follower never sees a write the leader could still lose under its sync
+ *     policy), noting the newest durable seqno D at that instant;
+ *  2. it reads S+1..D from the WAL files on disk (the leader keeps every record not yet in a
+ *     table there; each commit group is one append, so a file read between groups holds whole
+ *     groups only);
+ *  3. then it yields the subscription's records, all > D.
+ * When a record it needs is gone (flushed and its WAL deleted, or the reader fell more than
+ * SUBSCRIBER_QUEUE_BYTES_MAX behind the writers) the stream ends with WAL_GONE and the follower
+ * catches up by a delta instead: it never skips a record silently (RocksDB #1565, rocksplicator
+ * #599), and a slow reader never grows a buffer without bound nor blocks the commit path
+ * (Redis' client-output-buffer blow-ups, Kvrocks #3356).
  *
- * Invariants:
- * - The ring holds consecutive seqnos firstSeqno .. firstSeqno + length - 1, in order.
- * - A reader yields seqnos since+1, since+2, ... without a gap, or throws WAL_GONE; it never
- *   skips a record silently (RocksDB #1565, rocksplicator #599).
+ * Memory: per stream, at most SUBSCRIBER_QUEUE_BYTES_MAX of queued records plus, while it
+ * catches up, one WAL file (about one memtable).
  */
-import { assert } from '../base/assert.js'
 import { readFixed64 } from '../base/coding.js'
 import { StrataError, ErrorCode } from '../errors.js'
+import { parseFileName, pathInDir, walFileName } from '../filenames.js'
+import type { Vfs } from '../vfs/vfs.js'
+import { readLogRecords } from '../wal/log-reader.js'
 
-/** Default bytes of records retained once someone streams; ~40 s at 2,000 writes/s of 100 B. */
-export const WAL_RETAIN_BYTES_DEFAULT = 8 * 1024 * 1024
+/** Bytes of records one stream may have queued; past it the stream ends with WAL_GONE. */
+export const SUBSCRIBER_QUEUE_BYTES_MAX = 16 * 1024 * 1024
 
 export interface WalRecord {
   seqno: number
@@ -29,119 +34,140 @@ export interface WalRecord {
   record: Buffer
 }
 
-export class WalFeed {
-  readonly #retainBytes: number
-  #records: Buffer[] = []
-  /** Index in #records of the oldest retained record (entries before it are dropped). */
+export function walGone(seqno: number, why: string): StrataError {
+  return new StrataError(ErrorCode.WAL_GONE, `WAL record ${seqno} is no longer available (${why}); catch up with a delta first`)
+}
+
+/** One stream's queue of records committed after it subscribed. */
+class Subscription {
+  #queue: Buffer[] = []
   #head = 0
-  /** Seqno of #records[#head]; when empty, the seqno the next pushed record will carry. */
-  #firstSeqno: number
   #bytes = 0
-  #retaining = false
+  overrun = false
   #closed = false
-  #waiters: (() => void)[] = []
+  #wake: (() => void) | undefined
 
-  /** `lastSeqno`: the newest durable seqno at open (the next record carries lastSeqno + 1). */
-  constructor(retainBytes: number, lastSeqno: number) {
-    assert(Number.isSafeInteger(retainBytes) && retainBytes >= 0, 'retainBytes')
-    this.#retainBytes = retainBytes
-    this.#firstSeqno = lastSeqno + 1
-  }
+  constructor(private readonly feed: WalFeed) {}
 
-  get retainedRecords(): number {
-    return this.#records.length - this.#head
-  }
-
-  get retainedBytes(): number {
-    return this.#bytes
-  }
-
-  /** Seqno after the newest record pushed. */
-  get #endSeqno(): number {
-    return this.#firstSeqno + this.retainedRecords
-  }
-
-  /** Called with each durable commit group, in seqno order. */
   push(records: readonly Buffer[]): void {
-    if (records.length === 0) return
-    if (!this.#retaining) {
-      // Nobody reads: only track where the stream is.
-      this.#firstSeqno = readFixed64(records[records.length - 1]!, 0) + 1
-    } else {
-      for (const record of records) {
-        assert(readFixed64(record, 0) === this.#endSeqno, 'WAL records arrive in seqno order without gaps')
-        this.#records.push(record)
-        this.#bytes += record.length
-      }
-      this.#evict()
+    if (this.overrun || this.#closed) return
+    for (const r of records) {
+      this.#queue.push(r)
+      this.#bytes += r.length
     }
-    for (const w of this.#waiters.splice(0)) w()
-  }
-
-  #evict(): void {
-    while (this.retainedRecords > 1 && this.#bytes > this.#retainBytes) {
-      this.#bytes -= this.#records[this.#head]!.length
-      this.#records[this.#head] = Buffer.alloc(0)
-      this.#head++
-      this.#firstSeqno++
-    }
-    if (this.#head > 1024 && this.#head * 2 > this.#records.length) {
-      this.#records = this.#records.slice(this.#head)
-      this.#head = 0
-    }
-  }
-
-  /**
-   * The records after `since`, then new ones as they commit, until `signal` aborts or the tree
-   * closes. Requires: since <= the newest durable seqno. Throws WAL_GONE (at once, or from the
-   * generator when the reader falls behind the ring) when a record it needs is not retained.
-   */
-  read(since: number, signal?: AbortSignal): AsyncGenerator<WalRecord> {
-    assert(Number.isSafeInteger(since) && since >= 0, 'since is a seqno')
-    if (!this.#retaining) {
-      this.#retaining = true
-      this.#records = []
+    if (this.#bytes > SUBSCRIBER_QUEUE_BYTES_MAX) {
+      this.overrun = true
+      this.#queue = []
       this.#head = 0
       this.#bytes = 0
     }
-    this.#checkRetained(since + 1)
-    return this.#read(since + 1, signal)
+    this.#notify()
   }
 
-  #checkRetained(next: number): void {
-    if (next >= this.#firstSeqno) return
-    throw new StrataError(ErrorCode.WAL_GONE, `WAL records from seqno ${next} are no longer retained (oldest: ${this.#firstSeqno}); catch up with a delta first`)
-  }
-
-  async *#read(from: number, signal: AbortSignal | undefined): AsyncGenerator<WalRecord> {
-    let next = from
+  /** The next queued record; undefined once closed or aborted. Throws WAL_GONE after an overrun. */
+  async next(signal: AbortSignal | undefined): Promise<Buffer | undefined> {
+    // One waiter at a time: a stream reads its subscription sequentially.
     for (;;) {
-      if (this.#closed || signal?.aborted === true) return
-      this.#checkRetained(next)
-      if (next < this.#endSeqno) {
-        const record = this.#records[this.#head + (next - this.#firstSeqno)]!
-        yield { seqno: next, record }
-        next++
-        continue
+      if (this.#closed || signal?.aborted === true) return undefined
+      if (this.overrun) throw walGone(0, 'the stream fell too far behind the writers')
+      if (this.#head < this.#queue.length) {
+        const record = this.#queue[this.#head]!
+        this.#queue[this.#head++] = EMPTY
+        this.#bytes -= record.length
+        if (this.#head === this.#queue.length) {
+          this.#queue = []
+          this.#head = 0
+        }
+        return record
       }
-      await this.#waitForPush(signal)
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          signal?.removeEventListener('abort', done)
+          this.#wake = undefined
+          resolve()
+        }
+        this.#wake = done
+        signal?.addEventListener('abort', done, { once: true })
+      })
     }
   }
 
-  #waitForPush(signal: AbortSignal | undefined): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        signal?.removeEventListener('abort', done)
-        resolve()
-      }
-      this.#waiters.push(done)
-      signal?.addEventListener('abort', done, { once: true })
-    })
+  #notify(): void {
+    this.#wake?.()
   }
 
-  /** Ends every reader (tree close). */
   close(): void {
     this.#closed = true
-    for (const w of this.#waiters.splice(0)) w()
+    this.feed.unsubscribe(this)
+    this.#notify()
   }
+}
+
+const EMPTY = Buffer.alloc(0)
+
+export class WalFeed {
+  readonly #subscriptions = new Set<Subscription>()
+
+  get subscriberCount(): number {
+    return this.#subscriptions.size
+  }
+
+  /** Called with each durable commit group, in seqno order. Never blocks. */
+  push(records: readonly Buffer[]): void {
+    for (const s of this.#subscriptions) s.push(records)
+  }
+
+  /** Subscribes now: every group pushed after this call is queued. */
+  subscribe(): Subscription {
+    const s = new Subscription(this)
+    this.#subscriptions.add(s)
+    return s
+  }
+
+  unsubscribe(s: Subscription): void {
+    this.#subscriptions.delete(s)
+  }
+
+  /** Ends every stream (tree close). */
+  close(): void {
+    for (const s of [...this.#subscriptions]) s.close()
+  }
+}
+
+/**
+ * The records with seqno in [from, to] from the WAL files of `dir`, in order, or WAL_GONE when
+ * the first of them is not there. A file read is a snapshot of whole commit groups.
+ */
+export async function* readWalFiles(vfs: Vfs, dir: string, from: number, to: number): AsyncGenerator<WalRecord> {
+  const numbers = (await vfs.list(dir))
+    .map((n) => parseFileName(n))
+    .filter((p) => p?.type === 'wal')
+    .map((p) => p!.number!)
+    .sort((a, b) => a - b)
+  let next = from
+  for (const number of numbers) {
+    if (next > to) return
+    const name = walFileName(number)
+    let data: Buffer
+    try {
+      const file = await vfs.openReadable(pathInDir(dir, name))
+      try {
+        data = file.readAt(0, file.sizeBytes)
+      } finally {
+        await file.close()
+      }
+    } catch (error) {
+      if (error instanceof StrataError && error.code === ErrorCode.NOT_FOUND) continue // flushed and deleted meanwhile
+      throw error
+    }
+    for (const record of readLogRecords(data, name).records) {
+      const seqno = readFixed64(record, 0)
+      if (seqno < next) continue
+      if (seqno > to) return
+      if (seqno !== next) throw walGone(next, 'it is in a table now')
+      yield { seqno, record }
+      next++
+    }
+  }
+  if (next <= to) throw walGone(next, 'it is in a table now')
 }
