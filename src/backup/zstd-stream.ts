@@ -24,7 +24,7 @@ export const ZSTD_WINDOW_LOG_MAX = 24
 const OUT_BYTES = binding.dStreamOutSize()
 
 /** `input` compressed as one zstd frame. */
-export async function* zstdCompress(input: AsyncIterable<Uint8Array>, level = ZSTD_LEVEL): AsyncGenerator<Buffer> {
+export async function* zstdCompress(input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, level = ZSTD_LEVEL): AsyncGenerator<Buffer> {
   const cctx = new binding.CCtx()
   cctx.setParameter(binding.CParameter.compressionLevel, level)
   cctx.setParameter(binding.CParameter.checksumFlag, 1)
@@ -53,7 +53,7 @@ export class ZstdFormatError extends Error {
 }
 
 /** `input` (one or more zstd frames) decompressed; throws ZstdFormatError on damage or truncation. */
-export async function* zstdDecompress(input: AsyncIterable<Uint8Array>): AsyncGenerator<Buffer> {
+export async function* zstdDecompress(input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): AsyncGenerator<Buffer> {
   const dctx = new binding.DCtx()
   dctx.setParameter(binding.DParameter.windowLogMax, ZSTD_WINDOW_LOG_MAX)
   let inFrame = false
