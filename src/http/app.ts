@@ -33,6 +33,8 @@ import { batchRoutes } from './routes/batch.js'
 import { checkpointRoutes } from './routes/checkpoints.js'
 import { keyRoutes } from './routes/keys.js'
 import { restoreRoutes } from './routes/restore.js'
+import { replicationRoutes } from './routes/replication.js'
+import { RateLimiter, mbpsToBytesPerSecond } from '../replication/rate-limit.js'
 import { scanRoutes } from './routes/scan.js'
 import { serviceRoutes } from './routes/service.js'
 import { snapshotRoutes } from './routes/snapshots.js'
@@ -120,6 +122,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     await app.register(snapshotRoutes, { ttlSecondsDefault: resolved.snapshotTtlSecondsDefault, ttlSecondsMax: resolved.snapshotTtlSecondsMax })
     await app.register(checkpointRoutes)
     await app.register(restoreRoutes, { maxRestoreBytes: resolved.maxRestoreBytes })
+    const limiter = resolved.maxTransferMbps === undefined ? undefined : new RateLimiter(mbpsToBytesPerSecond(resolved.maxTransferMbps))
+    await app.register(replicationRoutes, {
+      ...(limiter === undefined ? {} : { limiter }),
+      ...(resolved.replicationLeaseTtlMs === undefined ? {} : { leaseTtlMs: resolved.replicationLeaseTtlMs }),
+    })
     return app
   } catch (error) {
     if (app !== undefined) await app.close().catch(() => undefined)

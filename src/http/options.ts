@@ -83,6 +83,10 @@ export interface ServerOptions {
   vfs?: Vfs
   /** Milliseconds since the epoch (tests: a fake clock for snapshot expiry). */
   now?: () => number
+  /** Bound on replication and checkpoint transfer rate, megabits per second (--max-transfer-mbps). */
+  maxTransferMbps?: number
+  /** Lifetime of a delta's lease, ms (default 60 s; tests shorten it: STRATA_REPLICATION_LEASE_TTL_MS). */
+  replicationLeaseTtlMs?: number
 }
 
 export interface ResolvedServerOptions {
@@ -100,12 +104,19 @@ export interface ResolvedServerOptions {
   treeDefaults: NonNullable<ServerOptions['treeDefaults']>
   vfs: Vfs | undefined
   now: () => number
+  maxTransferMbps: number | undefined
+  replicationLeaseTtlMs: number | undefined
 }
 
 function integerIn(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
   const v = value ?? fallback
   if (!Number.isSafeInteger(v) || v < min || v > max) throw new TypeError(`ServerOptions.${name} must be an integer in [${min}, ${max}]`)
   return v
+}
+
+function positiveNumber(name: string, value: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new TypeError(`ServerOptions.${name} must be a positive number`)
+  return value
 }
 
 /** Applies defaults and checks bounds; throws TypeError on a programmer mistake. */
@@ -134,6 +145,10 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     treeDefaults: { ...options.treeDefaults },
     vfs: options.vfs,
     now: options.now ?? Date.now,
+    maxTransferMbps: options.maxTransferMbps === undefined ? undefined : positiveNumber('maxTransferMbps', options.maxTransferMbps),
+    replicationLeaseTtlMs: options.replicationLeaseTtlMs === undefined
+      ? undefined
+      : integerIn('replicationLeaseTtlMs', options.replicationLeaseTtlMs, 0, 1, 86_400_000),
   }
 }
 

@@ -80,7 +80,47 @@ const ROUTES: RouteCase[] = [
       return { method: 'POST', url: `/v1/trees/restored-${n}/restore`, payload: archive.rawPayload, headers: { 'content-type': 'application/x-tar' } }
     },
   },
+  { name: 'GET /v1/trees/{tree}/replication/state', needs: 'admin', request: async () => ({ method: 'GET', url: '/v1/trees/t/replication/state' }) },
+  {
+    name: 'GET /v1/trees/{tree}/replication/delta',
+    needs: 'admin',
+    request: async (app) => ({ method: 'GET', url: `/v1/trees/t/replication/delta?since=${await versionOf(app)}` }),
+  },
+  {
+    name: 'GET /v1/trees/{tree}/replication/files/{kind}/{id}',
+    needs: 'admin',
+    request: async (app) => ({ method: 'GET', url: `/v1/trees/t/replication/files/tables/${(await leasedDelta(app)).table}` }),
+  },
+  {
+    name: 'DELETE /v1/trees/{tree}/replication/leases/{leaseId}',
+    needs: 'admin',
+    request: async (app) => ({ method: 'DELETE', url: `/v1/trees/t/replication/leases/${(await leasedDelta(app)).leaseId}` }),
+  },
+  {
+    // Compacted first, so the stream after seqno 0 ends at once (END WAL_GONE): inject waits for the end.
+    name: 'GET /v1/trees/{tree}/replication/wal',
+    needs: 'admin',
+    request: async (app) => {
+      await app.inject({ method: 'POST', url: '/v1/trees/t/compact', headers: bearer('admin') })
+      return { method: 'GET', url: '/v1/trees/t/replication/wal?since=0' }
+    },
+  },
 ]
+
+async function versionOf(app: FastifyInstance): Promise<number> {
+  const res = await app.inject({ method: 'GET', url: '/v1/trees/t/replication/state', headers: bearer('admin') })
+  return (res.json() as { versionId: number }).versionId
+}
+
+/** A delta of tree t that adds a table (a put and a flush since the version before). */
+async function leasedDelta(app: FastifyInstance): Promise<{ table: number; leaseId: string }> {
+  const since = await versionOf(app)
+  await putKey(app, 't', 'flushed', 'v', bearer('admin'))
+  await app.inject({ method: 'POST', url: '/v1/trees/t/flush', headers: bearer('admin') })
+  const res = await app.inject({ method: 'GET', url: `/v1/trees/t/replication/delta?since=${since}`, headers: bearer('admin') })
+  const delta = res.json() as { addTables: { id: number }[]; leaseId: string }
+  return { table: delta.addTables[0]!.id, leaseId: delta.leaseId }
+}
 
 /** A fresh named checkpoint of tree t (made with the admin token); its id. */
 async function namedCheckpoint(app: FastifyInstance): Promise<string> {

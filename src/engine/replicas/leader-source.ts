@@ -110,11 +110,12 @@ export class ReplicationSource {
   }
 
   /**
-   * The delta from `since` to the current version, its added files leased when `lease` is
-   * true and it adds any. VERSION_GONE when `since` is older than the history or newer than
-   * the current version. Synchronous: the delta and its pins describe one instant.
+   * The delta from `since` to the current version, its added files leased (for `leaseTtlMs`,
+   * default the tree's option) when `lease` is true and it adds any. VERSION_GONE when `since`
+   * is older than the history or newer than the current version. Synchronous: the delta and
+   * its pins describe one instant.
    */
-  delta(since: number, lease: boolean): LeasedDelta {
+  delta(since: number, lease: boolean, leaseTtlMs?: number): LeasedDelta {
     this.#checkOpen()
     const version = this.#host.current()
     const edits = this.#history.since(since)
@@ -140,7 +141,7 @@ export class ReplicationSource {
     }
     const adds = delta.addTables.length + delta.addBlobFiles.length
     if (!lease || adds === 0) return { ...delta, leaseId: null, leaseExpiresAtMs: null }
-    const leased = this.#leases.create(delta.addTables, delta.addBlobFiles)
+    const leased = this.#leases.create(delta.addTables, delta.addBlobFiles, leaseTtlMs)
     return { ...delta, leaseId: leased.id, leaseExpiresAtMs: leased.expiresAtMs }
   }
 

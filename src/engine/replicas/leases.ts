@@ -55,7 +55,8 @@ export class LeaseTable {
 
   /** Pins `tables` (and records `blobFiles`) until release or expiry. Synchronous: the caller
    *  pins files that are live right now, before anything can obsolete them. */
-  create(tables: readonly TableMeta[], blobFiles: readonly BlobMeta[]): Lease {
+  create(tables: readonly TableMeta[], blobFiles: readonly BlobMeta[], ttlMs = this.#options.ttlMs): Lease {
+    assert(Number.isSafeInteger(ttlMs) && ttlMs > 0, 'lease ttl is a positive integer')
     if (this.#closed) throw new StrataError(ErrorCode.CLOSED, 'the tree is closed')
     if (this.#live.size >= LEASES_MAX) {
       throw new StrataError(ErrorCode.TOO_MANY_LEASES, `at most ${LEASES_MAX} replication leases may be live; release some or wait for them to expire`)
@@ -64,9 +65,9 @@ export class LeaseTable {
     const id = this.#options.newId()
     assert(!this.#live.has(id), 'lease ids are unique')
     const unpin = this.#options.pinTables(tables.map((t) => t.id))
-    const timer = setTimeout(() => this.release(id), this.#options.ttlMs)
+    const timer = setTimeout(() => this.release(id), ttlMs)
     timer.unref()
-    const lease: LiveLease = { id, expiresAtMs: now + this.#options.ttlMs, tables, blobFiles, unpin, timer }
+    const lease: LiveLease = { id, expiresAtMs: now + ttlMs, tables, blobFiles, unpin, timer }
     this.#live.set(id, lease)
     return lease
   }

@@ -5,6 +5,7 @@
 import { batchSchema, deleteRangeSchema } from './batch.js'
 import { createCheckpointSchema, deleteCheckpointSchema, getCheckpointSchema, listCheckpointsSchema, restoreSchema, streamCheckpointSchema } from './checkpoints.js'
 import { deleteKeySchema, getKeySchema, mergeKeySchema, putKeySchema } from './keys.js'
+import { releaseLeaseSchema, replicationDeltaSchema, replicationFileSchema, replicationStateSchema, replicationWalSchema } from './replication.js'
 import { scanSchema } from './scan.js'
 import { createSnapshotSchema, releaseSnapshotSchema } from './snapshots.js'
 import { compactTreeSchema, createTreeSchema, dropTreeSchema, flushTreeSchema, getTreeSchema, listTreesSchema } from './trees.js'
@@ -16,6 +17,7 @@ export * from './batch.js'
 export * from './scan.js'
 export * from './snapshots.js'
 export * from './checkpoints.js'
+export * from './replication.js'
 
 export const ROUTE_SCHEMAS = {
   'GET /v1/trees': listTreesSchema,
@@ -40,4 +42,9 @@ export const ROUTE_SCHEMAS = {
   'GET /v1/trees/{tree}/checkpoints/{id}': getCheckpointSchema,
   'DELETE /v1/trees/{tree}/checkpoints/{id}': deleteCheckpointSchema,
   'POST /v1/trees/{tree}/restore': restoreSchema,
+  'GET /v1/trees/{tree}/replication/state': replicationStateSchema,
+  'GET /v1/trees/{tree}/replication/delta': replicationDeltaSchema,
+  'GET /v1/trees/{tree}/replication/files/{kind}/{id}': replicationFileSchema,
+  'DELETE /v1/trees/{tree}/replication/leases/{leaseId}': releaseLeaseSchema,
+  'GET /v1/trees/{tree}/replication/wal': replicationWalSchema,
 } as const
