@@ -6,8 +6,10 @@
  * faster than a skiplist and uses ~2.4x less heap, because a leaf keeps 64 key pointers in
  * one array instead of one heap node (and one cache miss) per entry.
  *
- * Shape: inner nodes hold separators and children; leaves hold parallel arrays (keys,
- * seqnos, kinds, values) and are doubly linked, so a scan or a prev() never climbs the tree.
+ * Shape: inner nodes hold separators and children; leaves hold parallel arrays (record
+ * references, seqnos, kinds) and are doubly linked, so a scan or a prev() never climbs the
+ * tree. Keys and values live in the tree's Arena (arena.ts): insert copies them there, and a
+ * reference (a number) stands for both, so an entry costs its bytes plus three array slots.
  *
  * Invariants:
  * - Every leaf holds entries in strictly increasing internal order; the leaf list, read
@@ -18,7 +20,9 @@
  * - A leaf's `version` changes whenever an entry is inserted into it or moved out of it (a
  *   split), so a cursor that remembered (leaf, index, version) knows when to find its entry
  *   again. The entry itself never changes, so a cursor always stays on the same entry.
- * - Buffers are stored as given, never copied: the caller hands over ownership.
+ * - Keys and values are copied into the arena on insert; the caller keeps its buffers. Views
+ *   handed out (cursor key/value, visitKey's data) are into the arena: read-only, valid as
+ *   long as the tree.
  *
  * Concurrency: one writer; cursors may be open while inserts happen between their calls (JS
  * runs one call at a time, so no insert is ever observed half done). A cursor keeps its
@@ -30,6 +34,7 @@ import { assert } from '../base/assert.js'
 import { compareBytes } from '../base/bytes.js'
 import { MAX_SEQNO, type KeyKind } from '../base/internal-key.js'
 import type { InternalIterator } from '../iterator/internal-iterator.js'
+import { Arena, keyLengthAt, RECORD_HEADER_BYTES, valueLengthAt } from './arena.js'
 
 /** Entries per leaf before it splits: least heap of 16/32/64/128 (docs/memtable.md). */
 export const LEAF_ENTRIES_MAX = 64
@@ -48,18 +53,19 @@ assert(INNER_CHILDREN_MAX >= 4, 'an inner node must split into two nodes of >= 2
 /** User keys compare bytewise (base/bytes.ts). */
 export const compareUserKeys = compareBytes
 
+/** `refs` are arena references: each one is an entry's key (and value). */
 class Leaf {
-  keys: Buffer[] = []
+  refs: number[] = []
   seqnos: number[] = []
   kinds: KeyKind[] = []
-  values: Buffer[] = []
   next: Leaf | null = null
   prev: Leaf | null = null
   version = 0
 }
 
+/** Separator i is (key of refs[i], seqnos[i]): the smallest entry under children[i + 1]. */
 class Inner {
-  keys: Buffer[] = []
+  refs: number[] = []
   seqnos: number[] = []
   children: (Leaf | Inner)[] = []
 }
@@ -76,13 +82,17 @@ function compareEntry(aKey: Uint8Array, aSeqno: number, bKey: Uint8Array, bSeqno
  * > (key, seqno): the child to descend into is the upper bound among separators.
  */
 function search(
-  keys: Buffer[], seqnos: number[], key: Uint8Array, seqno: number, upper: boolean,
+  arena: Arena, refs: number[], seqnos: number[], key: Uint8Array, seqno: number, upper: boolean,
 ): number {
   let low = 0
-  let high = keys.length
+  let high = refs.length
   while (low < high) {
     const mid = (low + high) >>> 1
-    const c = compareEntry(keys[mid] as Buffer, seqnos[mid] as number, key, seqno)
+    let c = arena.compareKey(refs[mid] as number, key)
+    if (c === 0) {
+      const s = seqnos[mid] as number
+      c = s === seqno ? 0 : s > seqno ? -1 : 1
+    }
     if (c < 0 || (upper && c === 0)) low = mid + 1
     else high = mid
   }
@@ -100,9 +110,10 @@ export interface PointVisitor {
 
 /** An entry's position in the order: a separator, or a bound in checkInvariants. */
 interface Bound { key: Buffer; seqno: number }
-interface Split extends Bound { right: Leaf | Inner }
+interface Split { ref: number; seqno: number; right: Leaf | Inner }
 
 export class BTree {
+  readonly #arena = new Arena()
   #root: Leaf | Inner = new Leaf()
   /** Inner levels above the leaves; 0 while the root is a leaf. */
   #innerDepth = 0
@@ -122,21 +133,28 @@ export class BTree {
     return this.#count
   }
 
-  /** Adds an entry. Requires: no entry with the same (key, seqno). O(log n). */
-  insert(key: Buffer, seqno: number, kind: KeyKind, value: Buffer): void {
+  /** The arena holding every key and value. */
+  get arena(): Arena {
+    return this.#arena
+  }
+
+  /**
+   * Adds an entry, copying key and value into the arena. Requires: no entry with the same
+   * (key, seqno). O(log n).
+   */
+  insert(key: Uint8Array, seqno: number, kind: KeyKind, value: Uint8Array): void {
     const leaf = this.#descend(key, seqno, true)
-    const at = search(leaf.keys, leaf.seqnos, key, seqno, false)
-    const duplicate = at < leaf.keys.length &&
-      compareEntry(leaf.keys[at] as Buffer, leaf.seqnos[at] as number, key, seqno) === 0
+    const at = search(this.#arena, leaf.refs, leaf.seqnos, key, seqno, false)
+    const duplicate = at < leaf.refs.length && leaf.seqnos[at] === seqno &&
+      this.#arena.compareKey(leaf.refs[at] as number, key) === 0
     assert(!duplicate, 'duplicate (user key, seqno) in the memtable')
-    const appending = at === leaf.keys.length && leaf === this.#lastLeaf
-    leaf.keys.splice(at, 0, key)
+    const appending = at === leaf.refs.length && leaf === this.#lastLeaf
+    leaf.refs.splice(at, 0, this.#arena.append(key, value))
     leaf.seqnos.splice(at, 0, seqno)
     leaf.kinds.splice(at, 0, kind)
-    leaf.values.splice(at, 0, value)
     leaf.version++
     this.#count++
-    if (leaf.keys.length <= LEAF_ENTRIES_MAX) return
+    if (leaf.refs.length <= LEAF_ENTRIES_MAX) return
     this.#splitUpwards(this.#splitLeaf(leaf, appending), appending)
   }
 
@@ -145,18 +163,22 @@ export class BTree {
    * declines one or they run out. No cursor and no allocation (Tree.get's path).
    */
   visitKey(key: Uint8Array, seqno: number, visitor: PointVisitor): void {
+    const arena = this.#arena
     let leaf: Leaf | null = this.#descend(key, seqno, false)
-    let index = search(leaf.keys, leaf.seqnos, key, seqno, false)
+    let index = search(arena, leaf.refs, leaf.seqnos, key, seqno, false)
     while (leaf !== null) {
-      if (index >= leaf.keys.length) {
+      if (index >= leaf.refs.length) {
         leaf = leaf.next
         index = 0
         continue
       }
-      const entryKey = leaf.keys[index] as Buffer
-      if (compareUserKeys(entryKey, key) !== 0) return
-      const value = leaf.values[index] as Buffer
-      if (!visitor.offer(leaf.seqnos[index] as number, leaf.kinds[index] as KeyKind, value, 0, value.length)) return
+      const ref = leaf.refs[index] as number
+      if (arena.compareKey(ref, key) !== 0) return
+      const slab = arena.slab(ref)
+      const at = arena.offset(ref)
+      const start = at + RECORD_HEADER_BYTES + keyLengthAt(slab, at)
+      const end = start + valueLengthAt(slab, at)
+      if (!visitor.offer(leaf.seqnos[index] as number, leaf.kinds[index] as KeyKind, slab, start, end)) return
       index++
     }
   }
@@ -171,7 +193,7 @@ export class BTree {
     let node = this.#root
     for (let depth = 0; depth < this.#innerDepth; depth++) {
       const inner = node as Inner
-      const index = search(inner.keys, inner.seqnos, key, seqno, true)
+      const index = search(this.#arena, inner.refs, inner.seqnos, key, seqno, true)
       if (recordPath) {
         this.#pathNodes[depth] = inner
         this.#pathIndexes[depth] = index
@@ -187,20 +209,19 @@ export class BTree {
    * the tree (sequential inserts) the left leaf stays full, so a sequential load packs leaves.
    */
   #splitLeaf(leaf: Leaf, appending: boolean): Split {
-    const keep = appending ? leaf.keys.length - 1 : leaf.keys.length >>> 1
-    assert(keep >= 1 && keep < leaf.keys.length, 'split must leave both leaves non-empty')
+    const keep = appending ? leaf.refs.length - 1 : leaf.refs.length >>> 1
+    assert(keep >= 1 && keep < leaf.refs.length, 'split must leave both leaves non-empty')
     const right = new Leaf()
-    right.keys = leaf.keys.splice(keep)
+    right.refs = leaf.refs.splice(keep)
     right.seqnos = leaf.seqnos.splice(keep)
     right.kinds = leaf.kinds.splice(keep)
-    right.values = leaf.values.splice(keep)
     right.prev = leaf
     right.next = leaf.next
     if (leaf.next !== null) leaf.next.prev = right
     else this.#lastLeaf = right
     leaf.next = right
     leaf.version++
-    return { key: right.keys[0] as Buffer, seqno: right.seqnos[0] as number, right }
+    return { ref: right.refs[0] as number, seqno: right.seqnos[0] as number, right }
   }
 
   /** Inserts the separator of a split into the recorded path, splitting inner nodes as needed. */
@@ -209,14 +230,14 @@ export class BTree {
     for (let depth = this.#innerDepth - 1; depth >= 0; depth--) {
       const inner = this.#pathNodes[depth] as Inner
       const index = this.#pathIndexes[depth] as number
-      inner.keys.splice(index, 0, split.key)
+      inner.refs.splice(index, 0, split.ref)
       inner.seqnos.splice(index, 0, split.seqno)
       inner.children.splice(index + 1, 0, split.right)
       if (inner.children.length <= INNER_CHILDREN_MAX) return
       split = splitInner(inner, appending && index + 2 === inner.children.length)
     }
     const root = new Inner()
-    root.keys.push(split.key)
+    root.refs.push(split.ref)
     root.seqnos.push(split.seqno)
     root.children.push(this.#root, split.right)
     this.#root = root
@@ -236,18 +257,18 @@ export class BTree {
         assert(node instanceof Leaf, 'leaves all sit at the same depth')
         assert(node.prev === previous, 'leaf back link')
         if (previous !== null) assert(previous.next === node, 'leaf forward link')
-        assertLeafOrder(node, low, high)
-        assert(node.keys.length > 0 || this.#count === 0, 'only an empty tree has an empty leaf')
+        assertLeafOrder(this.#arena, node, low, high)
+        assert(node.refs.length > 0 || this.#count === 0, 'only an empty tree has an empty leaf')
         previous = node
         leaves++
-        entries += node.keys.length
+        entries += node.refs.length
         return
       }
       assert(node instanceof Inner, 'inner nodes above the leaves')
-      assert(node.keys.length === node.children.length - 1, 'separators and children agree')
+      assert(node.refs.length === node.children.length - 1, 'separators and children agree')
       node.children.forEach((child, i) => {
-        const childLow = i === 0 ? low : separatorAt(node, i - 1)
-        visit(child, depth + 1, childLow, i === node.keys.length ? high : separatorAt(node, i))
+        const childLow = i === 0 ? low : separatorAt(this.#arena, node, i - 1)
+        visit(child, depth + 1, childLow, i === node.refs.length ? high : separatorAt(this.#arena, node, i))
       })
     }
     visit(this.#root, 0, null, null)
@@ -269,17 +290,17 @@ export class BTree {
   }
 }
 
-function separatorAt(node: Inner, index: number): Bound {
-  return { key: node.keys[index] as Buffer, seqno: node.seqnos[index] as number }
+function separatorAt(arena: Arena, node: Inner, index: number): Bound {
+  return { key: arena.key(node.refs[index] as number), seqno: node.seqnos[index] as number }
 }
 
 /** Entries of a leaf ascend strictly and lie in [low, high) (separators of its parents). */
-function assertLeafOrder(leaf: Leaf, low: Bound | null, high: Bound | null): void {
-  for (let i = 0; i < leaf.keys.length; i++) {
-    const key = leaf.keys[i] as Buffer
+function assertLeafOrder(arena: Arena, leaf: Leaf, low: Bound | null, high: Bound | null): void {
+  for (let i = 0; i < leaf.refs.length; i++) {
+    const key = arena.key(leaf.refs[i] as number)
     const seqno = leaf.seqnos[i] as number
     if (i > 0) {
-      const order = compareEntry(leaf.keys[i - 1] as Buffer, leaf.seqnos[i - 1] as number, key, seqno)
+      const order = compareEntry(arena.key(leaf.refs[i - 1] as number), leaf.seqnos[i - 1] as number, key, seqno)
       assert(order < 0, 'leaf entries ascend')
     }
     if (low !== null) assert(compareEntry(low.key, low.seqno, key, seqno) <= 0, 'entry below its separator')
@@ -294,36 +315,40 @@ function splitInner(inner: Inner, appending: boolean): Split {
   const middle = appending ? children - 2 : (children >>> 1) - 1
   assert(middle >= 1 && middle + 1 < children, 'split must leave both inner nodes with children')
   const right = new Inner()
-  const key = inner.keys[middle] as Buffer
+  const ref = inner.refs[middle] as number
   const seqno = inner.seqnos[middle] as number
-  right.keys = inner.keys.splice(middle + 1)
+  right.refs = inner.refs.splice(middle + 1)
   right.seqnos = inner.seqnos.splice(middle + 1)
   right.children = inner.children.splice(middle + 1)
-  inner.keys.length = middle
+  inner.refs.length = middle
   inner.seqnos.length = middle
-  assert(inner.keys.length === inner.children.length - 1, 'left separators and children agree')
-  assert(right.keys.length === right.children.length - 1, 'right separators and children agree')
-  return { key, seqno, right }
+  assert(inner.refs.length === inner.children.length - 1, 'left separators and children agree')
+  assert(right.refs.length === right.children.length - 1, 'right separators and children agree')
+  return { ref, seqno, right }
 }
 
 /**
  * A cursor over a BTree: the InternalIterator of the memtable. Positioning copies the
- * entry's fields, so the accessors stay correct even after inserts moved the entry inside
- * the tree; next()/prev() find the entry again first if its leaf changed.
+ * entry's fields (its arena reference, seqno and kind), so the accessors stay correct even
+ * after inserts moved the entry inside the tree; next()/prev() find the entry again first if
+ * its leaf changed. key and value are arena views made on first use after each positioning.
  */
 export class BTreeCursor implements InternalIterator {
   readonly #tree: BTree
+  readonly #arena: Arena
   #leaf: Leaf | null = null
   #index = 0
   #version = 0
-  #key: Buffer = Buffer.alloc(0)
+  #ref = 0
   #seqno = 0
   #kind: KeyKind = 0
-  #value: Buffer = Buffer.alloc(0)
+  #key: Buffer | undefined = undefined
+  #value: Buffer | undefined = undefined
   #closed = false
 
   constructor(tree: BTree) {
     this.#tree = tree
+    this.#arena = tree.arena
   }
 
   get valid(): boolean {
@@ -331,6 +356,7 @@ export class BTreeCursor implements InternalIterator {
   }
   get key(): Buffer {
     assert(this.#leaf !== null, 'key requires a valid cursor')
+    this.#key ??= this.#arena.key(this.#ref)
     return this.#key
   }
   get seqno(): number {
@@ -343,20 +369,21 @@ export class BTreeCursor implements InternalIterator {
   }
   get value(): Buffer {
     assert(this.#leaf !== null, 'value requires a valid cursor')
+    this.#value ??= this.#arena.value(this.#ref)
     return this.#value
   }
 
   seekGE(userKey: Uint8Array, seqno: number = MAX_SEQNO): void {
     assert(!this.#closed, 'cursor used after close')
     const leaf = this.#tree.leafFor(userKey, seqno)
-    this.#forwardFrom(leaf, search(leaf.keys, leaf.seqnos, userKey, seqno, false))
+    this.#forwardFrom(leaf, search(this.#arena, leaf.refs, leaf.seqnos, userKey, seqno, false))
   }
 
   seekLT(userKey: Uint8Array): void {
     assert(!this.#closed, 'cursor used after close')
     // (userKey, MAX_SEQNO) precedes every entry of userKey, so what lies before it is < userKey.
     const leaf = this.#tree.leafFor(userKey, MAX_SEQNO)
-    this.#backwardFrom(leaf, search(leaf.keys, leaf.seqnos, userKey, MAX_SEQNO, false) - 1)
+    this.#backwardFrom(leaf, search(this.#arena, leaf.refs, leaf.seqnos, userKey, MAX_SEQNO, false) - 1)
   }
 
   first(): void {
@@ -367,7 +394,7 @@ export class BTreeCursor implements InternalIterator {
   last(): void {
     assert(!this.#closed, 'cursor used after close')
     const leaf = this.#tree.lastLeaf
-    this.#backwardFrom(leaf, leaf.keys.length - 1)
+    this.#backwardFrom(leaf, leaf.refs.length - 1)
   }
 
   next(): void {
@@ -392,9 +419,10 @@ export class BTreeCursor implements InternalIterator {
     const leaf = this.#leaf
     assert(leaf !== null, 'next/prev require a valid cursor')
     if (leaf.version === this.#version) return leaf
-    const found = this.#tree.leafFor(this.#key, this.#seqno)
-    this.#index = search(found.keys, found.seqnos, this.#key, this.#seqno, false)
-    assert(found.keys[this.#index] === this.#key, 'an entry never leaves the tree')
+    const key = this.#arena.key(this.#ref)
+    const found = this.#tree.leafFor(key, this.#seqno)
+    this.#index = search(this.#arena, found.refs, found.seqnos, key, this.#seqno, false)
+    assert(found.refs[this.#index] === this.#ref, 'an entry never leaves the tree')
     assert(found.seqnos[this.#index] === this.#seqno, 'an entry never changes')
     return found
   }
@@ -402,7 +430,7 @@ export class BTreeCursor implements InternalIterator {
   /** Lands on entry `index` of `leaf`, or the first entry after it in later leaves. */
   #forwardFrom(start: Leaf, index: number): void {
     let leaf: Leaf | null = start
-    while (leaf !== null && index >= leaf.keys.length) {
+    while (leaf !== null && index >= leaf.refs.length) {
       leaf = leaf.next
       index = 0
     }
@@ -414,7 +442,7 @@ export class BTreeCursor implements InternalIterator {
     let leaf: Leaf | null = start
     while (leaf !== null && index < 0) {
       leaf = leaf.prev
-      index = leaf === null ? -1 : leaf.keys.length - 1
+      index = leaf === null ? -1 : leaf.refs.length - 1
     }
     this.#land(leaf, index)
   }
@@ -422,12 +450,13 @@ export class BTreeCursor implements InternalIterator {
   #land(leaf: Leaf | null, index: number): void {
     this.#leaf = leaf
     if (leaf === null) return
-    assert(index >= 0 && index < leaf.keys.length, 'landing index inside the leaf')
+    assert(index >= 0 && index < leaf.refs.length, 'landing index inside the leaf')
     this.#index = index
     this.#version = leaf.version
-    this.#key = leaf.keys[index] as Buffer
+    this.#ref = leaf.refs[index] as number
     this.#seqno = leaf.seqnos[index] as number
     this.#kind = leaf.kinds[index] as KeyKind
-    this.#value = leaf.values[index] as Buffer
+    this.#key = undefined
+    this.#value = undefined
   }
 }

@@ -10,7 +10,8 @@
  *   its direction of travel (see btree.ts). Readers filter by their read seqno, so entries
  *   newer than a reader's snapshot are skipped above this layer.
  * - (user key, seqno) pairs of point entries are unique; seqnos are >= 1.
- * - Buffers are kept as given, never copied: the write path hands over owned copies.
+ * - Keys and values are copied into the B+tree's arena (arena.ts) on add: the memtable costs
+ *   its bytes, not a Buffer object per key and value. Views it hands out are read-only.
  * - Nothing is ever removed: a memtable only grows until it is frozen and flushed.
  */
 import { assert } from '../base/assert.js'
@@ -22,11 +23,13 @@ import { BTree, compareUserKeys, type PointVisitor } from './btree.js'
 export type { PointVisitor } from './btree.js'
 
 /**
- * Heap bytes an entry costs beyond its key and value bytes: ~54 B of B+tree slots plus two
- * Buffer objects of ~100 B each (measured by bench/memtable-structures.ts and docs/memtable.md),
- * rounded up so that memtableBytes bounds the real heap, not just the payload.
+ * Bytes an entry costs beyond its key and value bytes: the arena record header (6 B) and
+ * slab tail slack, plus ~44 B of B+tree slots (reference, seqno, kind). Measured: 168.7 B per
+ * entry of 16 + 100 payload bytes (heapUsed + arrayBuffers after a forced GC, 370,000 random
+ * entries; docs/benchmarks.md "Read path and memory work"), rounded up, so that memtableBytes
+ * bounds what the memtable really holds. (Before the arena it was ~494 B per such entry.)
  */
-export const ENTRY_OVERHEAD_BYTES = 256
+export const ENTRY_OVERHEAD_BYTES = 56
 
 export class Memtable {
   readonly #tree = new BTree()

@@ -60,13 +60,27 @@ export type Order = (typeof Order)[keyof typeof Order]
  * the target (userKey, seqno).
  */
 export function orderAgainst(a: Uint8Array, start: number, end: number, userKey: Uint8Array, seqno: number): Order {
+  return orderFrom(a, start, end, userKey, seqno, 0)
+}
+
+/** Bytes of the target's user key matched by the last orderFrom call (its mismatch position). */
+let matchedBytes = 0
+
+/**
+ * orderAgainst, told that the first `skip` user-key bytes are already known to be equal.
+ * Sets matchedBytes. In a binary search over sorted keys, every key between two keys that
+ * share a prefix with the target shares it too, so the search skips min(matched at its low
+ * bound, matched at its high bound) bytes: with 16-byte keys that all start "0000000000",
+ * most steps compare one or two bytes instead of sixteen.
+ */
+function orderFrom(a: Uint8Array, start: number, end: number, userKey: Uint8Array, seqno: number, skip: number): Order {
   const userEnd = end - TRAILER_BYTES
   const aLength = userEnd - start
   const common = aLength < userKey.length ? aLength : userKey.length
-  for (let i = 0; i < common; i++) {
-    const d = a[start + i]! - userKey[i]!
-    if (d !== 0) return d < 0 ? Order.Before : Order.After
-  }
+  let i = skip < common ? skip : common
+  while (i < common && a[start + i] === userKey[i]) i++
+  matchedBytes = i
+  if (i < common) return a[start + i]! < userKey[i]! ? Order.Before : Order.After
   if (aLength !== userKey.length) return aLength < userKey.length ? Order.Before : Order.After
   return seqnoAt(a, userEnd) > seqno ? Order.Before : Order.SameKey
 }
@@ -98,11 +112,19 @@ export class SparseIndex {
     const ends = this.keyEnds
     let low = 0
     let high = ends.length
+    let matchedLow = 0 // user-key bytes the key before `low` shares with the target
+    let matchedHigh = 0 // and the key at `high`
     while (low < high) {
       const middle = (low + high) >>> 1
       const start = middle === 0 ? 0 : ends[middle - 1]!
-      if (orderAgainst(this.keys, start, ends[middle]!, userKey, seqno) === Order.Before) low = middle + 1
-      else high = middle
+      const skip = matchedLow < matchedHigh ? matchedLow : matchedHigh
+      if (orderFrom(this.keys, start, ends[middle]!, userKey, seqno, skip) === Order.Before) {
+        low = middle + 1
+        matchedLow = matchedBytes
+      } else {
+        high = middle
+        matchedHigh = matchedBytes
+      }
     }
     return low === ends.length ? -1 : low
   }
@@ -159,15 +181,23 @@ function restartAt(block: Block, index: number): number {
 function restartBefore(block: Block, userKey: Uint8Array, seqno: number): number {
   let left = 0
   let right = block.restartCount - 1
+  let matchedLeft = 0 // see orderFrom: bytes shared with the target by the keys at the bounds
+  let matchedRight = 0
   while (left < right) {
     const middle = (left + right + 1) >>> 1
     const at = restartAt(block, middle)
     const keyStart = decodeHeader(block, at)
     if (headerShared !== 0) throw corrupt(block, 'restart entry shares a prefix', at)
     if (headerUnshared < TRAILER_BYTES) throw corrupt(block, 'entry key shorter than a trailer', at)
-    const order = orderAgainst(block.data, keyStart, keyStart + headerUnshared, userKey, seqno)
-    if (order === Order.Before) left = middle
-    else right = middle - 1
+    const skip = matchedLeft < matchedRight ? matchedLeft : matchedRight
+    const order = orderFrom(block.data, keyStart, keyStart + headerUnshared, userKey, seqno, skip)
+    if (order === Order.Before) {
+      left = middle
+      matchedLeft = matchedBytes
+    } else {
+      right = middle - 1
+      matchedRight = matchedBytes
+    }
   }
   return left
 }

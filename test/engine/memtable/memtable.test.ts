@@ -210,15 +210,59 @@ t.test('tombstones and points count together and share the seqno range', (t) => 
   t.end()
 })
 
-t.test('the memtable keeps the caller\'s buffers', (t) => {
+t.test('the memtable copies keys and values into its arena', (t) => {
   const mem = new Memtable()
   const key = Buffer.from('key')
   const value = Buffer.from('value')
   mem.add(key, 1, KeyKind.Put, value)
+  key.fill(0x7a)
+  value.fill(0x7a)
   const it = mem.newIterator()
   it.first()
-  t.equal(it.key, key, 'same key object')
-  t.equal(it.value, value, 'same value object')
+  t.equal(it.key.toString(), 'key', 'the caller may reuse its key buffer')
+  t.equal(it.value.toString(), 'value', 'and its value buffer')
+  t.not(it.key.buffer, key.buffer)
+  // Large values get a slab of their own; empty values and long keys round trip.
+  const big = Buffer.alloc(300_000, 0x42)
+  mem.add(Buffer.from('big'), 2, KeyKind.Put, big)
+  mem.add(Buffer.alloc(65_535, 0x61), 3, KeyKind.Put, Buffer.alloc(0))
+  const seen = collectForward(mem.newIterator())
+  t.same(seen.map((e) => [e.key.length, e.value.length]), [[65_535, 0], [3, 300_000], [3, 5]])
+  t.ok(seen[1]!.value.equals(big))
+  t.end()
+})
+
+t.test('visitKey offers the visible versions of one key, newest first, until declined', (t) => {
+  const random = seededRandom(t)
+  const entries: Entry[] = []
+  for (let i = 1; i <= 400; i++) {
+    entries.push(entry(`k${random.int(20)}`, i, random.int(3) === 0 ? KeyKind.Merge : KeyKind.Put, `v${i}`))
+  }
+  const mem = fill(entries)
+  for (let probe = 0; probe < 300; probe++) {
+    const key = `k${random.int(22)}`
+    const readSeqno = random.int(420)
+    const limit = 1 + random.int(4)
+    const got: string[] = []
+    mem.visitKey(Buffer.from(key), readSeqno, {
+      offer: (seqno, kind, data, start, end) => {
+        got.push(`${seqno}/${kind}=${data.subarray(start, end).toString()}`)
+        return got.length < limit
+      },
+    })
+    const want = entries
+      .filter((e) => e.key.toString() === key && e.seqno <= readSeqno)
+      .sort((a, b) => b.seqno - a.seqno)
+      .slice(0, limit)
+      .map((e) => `${e.seqno}/${e.kind}=${e.value.toString()}`)
+    if (JSON.stringify(got) !== JSON.stringify(want)) {
+      t.same(got, want, `${key} at ${readSeqno}, ${limit} offers`)
+      break
+    }
+  }
+  let offers = 0
+  new Memtable().visitKey(Buffer.from('a'), 10, { offer: () => ++offers > 0 })
+  t.equal(offers, 0, 'an empty memtable offers nothing')
   t.end()
 })
 
