@@ -11,7 +11,7 @@ export const EXIT_USAGE = 2
 /** Commands in help order; `coming` ones are placeholders for the next issues. */
 export const COMMANDS = [
   { name: 'serve', coming: false, usage: 'serve --data DIR [--host 127.0.0.1] [--port 7070] [--tokens FILE] ...', help: 'serve every tree under --data over HTTP (the leader)' },
-  { name: 'follow', coming: true, usage: 'follow --leader URL --token TOKEN --data DIR ...', help: 'a read-only follower of a leader (coming)' },
+  { name: 'follow', coming: false, usage: 'follow --leader URL --token TOKEN --data DIR [--port 7071] [--trees a,b] [--wal] ...', help: 'a read-only follower of a leader: replicates its trees and serves their reads' },
   { name: 'backup', coming: false, usage: 'backup --url URL --token TOKEN --tree NAME --out FILE', help: "stream a tree's checkpoint to a verified .tar or .tar.zst" },
   { name: 'restore', coming: false, usage: 'restore --file FILE --data DIR --tree NAME', help: 'unpack and verify a backup into DIR/NAME, offline' },
 ] as const

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
  * `strata`: the command line (package.json `bin`). `serve` runs the leader; `backup` and
- * `restore` (backup-command.ts, restore-command.ts) make and restore backups; `follow` is listed
- * as coming and exits 2. Flags are parsed strictly (node:util parseArgs):
+ * `restore` (backup-command.ts, restore-command.ts) make and restore backups; `follow`
+ * (follow-command.ts) runs a read-only follower. Flags are parsed strictly (node:util parseArgs):
  * an unknown flag or a bad value prints one clear line and exits 2 before anything is opened.
  *
  * Exit codes: 0 success (including a graceful shutdown on SIGTERM/SIGINT), 1 a failure while
@@ -37,6 +37,7 @@ async function main(argv: readonly string[]): Promise<number> {
   // Loaded on demand, like the server: --help of serve does not load the backup code.
   if (command === 'backup') return (await import('./backup-command.js')).runBackup(rest)
   if (command === 'restore') return (await import('./restore-command.js')).runRestore(rest)
+  if (command === 'follow') return (await import('./follow-command.js')).runFollow(rest)
   let config: ServeConfig | 'help'
   try {
     config = parseServeArgs(rest)
@@ -63,6 +64,8 @@ async function serve(config: ServeConfig): Promise<number> {
       sync: config.sync,
       bodyLimitBytes: config.bodyLimitBytes,
       maxRestoreBytes: config.maxRestoreBytes,
+      ...(config.maxTransferMbps === undefined ? {} : { maxTransferMbps: config.maxTransferMbps }),
+      ...leaseTtlFromEnv(),
       logger: { level: config.logLevel },
       host: config.host,
       port: config.port,
@@ -82,6 +85,16 @@ async function serve(config: ServeConfig): Promise<number> {
   }
   process.stderr.write('strata: stopped; every tree closed\n')
   return EXIT_OK
+}
+
+/**
+ * TEST ONLY: STRATA_REPLICATION_LEASE_TTL_MS shortens the lease of a replication delta (API.md:
+ * 60 s), so tests can let a lease expire under a slow follower. Not a supported setting.
+ */
+function leaseTtlFromEnv(): { replicationLeaseTtlMs?: number } {
+  const value = process.env['STRATA_REPLICATION_LEASE_TTL_MS']
+  if (value === undefined || !/^\d{1,9}$/.test(value) || Number(value) < 1) return {}
+  return { replicationLeaseTtlMs: Number(value) }
 }
 
 function startFailure(error: unknown): number {

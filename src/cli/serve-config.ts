@@ -30,6 +30,8 @@ export interface ServeConfig {
   sync: SyncPolicyName
   bodyLimitBytes: number
   maxRestoreBytes: number
+  /** --max-transfer-mbps: bound on replication transfers (undefined: none). */
+  maxTransferMbps: number | undefined
   tls: { cert: Buffer; key: Buffer } | undefined
   logLevel: string
 }
@@ -65,6 +67,7 @@ export const SERVE_FLAGS = [
   { name: 'sync', value: 'always|none', help: "default sync policy of new trees (default always: a write is fsynced before it is acknowledged)" },
   { name: 'body-limit', value: 'BYTES', help: `largest request body (default ${DEFAULT_BODY_LIMIT_BYTES}, max ${BODY_LIMIT_BYTES_MAX})` },
   { name: 'max-restore-bytes', value: 'BYTES', help: `largest restore upload (and unpacked archive) (default ${DEFAULT_MAX_RESTORE_BYTES})` },
+  { name: 'max-transfer-mbps', value: 'N', help: 'bound replication file downloads by followers to N megabits per second (default no bound)' },
   { name: 'tls-cert', value: 'FILE', help: 'PEM certificate chain: serve HTTPS (needs --tls-key)' },
   { name: 'tls-key', value: 'FILE', help: 'PEM private key of --tls-cert' },
   { name: 'log-level', value: 'LEVEL', help: `${LOG_LEVELS.join('|')} (default info); logs are JSON lines on stdout` },
@@ -80,6 +83,7 @@ const PARSE_OPTIONS = {
   sync: { type: 'string' },
   'body-limit': { type: 'string' },
   'max-restore-bytes': { type: 'string' },
+  'max-transfer-mbps': { type: 'string' },
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   'log-level': { type: 'string' },
@@ -105,6 +109,7 @@ export function parseServeArgs(argv: readonly string[]): ServeConfig | 'help' {
     sync: syncFlag(text('sync')),
     bodyLimitBytes: integerFlag('--body-limit', text('body-limit'), DEFAULT_BODY_LIMIT_BYTES, 1, BODY_LIMIT_BYTES_MAX),
     maxRestoreBytes: integerFlag('--max-restore-bytes', text('max-restore-bytes'), DEFAULT_MAX_RESTORE_BYTES, 1, Number.MAX_SAFE_INTEGER),
+    maxTransferMbps: transferMbpsFlag(text('max-transfer-mbps')),
     tls: tlsFlags(text('tls-cert'), text('tls-key')),
     logLevel: logLevelFlag(text('log-level')),
   }
@@ -127,6 +132,14 @@ function integerFlag(flag: string, value: string | undefined, fallback: number, 
   if (!Number.isSafeInteger(n) || n < min || n > max) {
     throw new UsageError(`serve: ${flag} must be an integer from ${min} to ${max}, got '${value}'`)
   }
+  return n
+}
+
+/** --max-transfer-mbps: megabits per second, 0.01 to 1,000,000 (follow-command.ts shares the bounds). */
+function transferMbpsFlag(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  const n = /^\d+(\.\d+)?$/.test(value) ? Number(value) : Number.NaN
+  if (!Number.isFinite(n) || n < 0.01 || n > 1_000_000) throw new UsageError(`serve: --max-transfer-mbps must be a number from 0.01 to 1000000, got '${value}'`)
   return n
 }
 

@@ -25,6 +25,7 @@ export type {
 export type { WalRecord } from './replicas/wal-feed.js'
 export type { TableMeta, BlobMeta } from './version/file-metadata.js'
 export { crc32cUpdate } from './base/crc32c.js'
+export { tableFileName } from './filenames.js'
 export { resetTreeId } from './tree-id.js'
 export type { ResetTreeIdResult } from './tree-id.js'
 export type { TreeOptions, SyncPolicy, CompressionName } from './options.js'

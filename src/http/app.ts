@@ -26,7 +26,8 @@ import { Catalog, NodeVfs } from '../engine/index.js'
 import { keyPathRewrite } from './encoding.js'
 import { REQUEST_HEAD_BYTES_MAX, SNAPSHOT_SWEEP_INTERVAL_MS, resolveServerOptions, type ServerOptions } from './options.js'
 import { authPlugin } from './plugins/auth.js'
-import { catalogPlugin } from './plugins/catalog.js'
+import { catalogPlugin, type TreeCatalog } from './plugins/catalog.js'
+import { followerPlugin } from './plugins/follower.js'
 import { errorHandlerPlugin, frameworkErrorHandler } from './plugins/error-handler.js'
 import { metricsPlugin } from './plugins/metrics.js'
 import { batchRoutes } from './routes/batch.js'
@@ -88,7 +89,8 @@ function fastifyOptions(resolved: ReturnType<typeof resolveServerOptions>): Fast
 
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
   const resolved = resolveServerOptions(options)
-  const catalog = await Catalog.open(resolved.dataDir, {
+  const follower = resolved.follower
+  const catalog: TreeCatalog = follower?.catalog ?? await Catalog.open(resolved.dataDir, {
     defaults: { sync: resolved.sync, ...resolved.treeDefaults },
     ...(resolved.vfs === undefined ? {} : { vfs: resolved.vfs }),
   })
@@ -104,8 +106,14 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       done()
     })
     await app.register(authPlugin, { tokens: resolved.tokens })
+    // A follower refuses writes (409 + Location) and waits for X-Min-Seqno (plugins/follower.ts).
+    await app.register(followerPlugin, {
+      leaderUrl: follower?.leaderUrl,
+      ...(follower === undefined ? {} : { replicationStats: follower.replicationStats }),
+    })
+    follower?.registerMetrics(app.metrics.registry)
     // Checkpoints and restores use node:fs under the data directory: only on the node Vfs.
-    const onNodeFs = resolved.vfs === undefined || resolved.vfs instanceof NodeVfs
+    const onNodeFs = (resolved.vfs === undefined || resolved.vfs instanceof NodeVfs) && follower === undefined
     const checkpointStore = onNodeFs ? new CheckpointStore(resolved.dataDir) : undefined
     app.decorate('checkpointStore', checkpointStore)
     // Before the first request: remove temporaries and checkpoints of trees that are gone.
@@ -114,7 +122,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       for (const f of catalog.failures()) trees.set(f.name, undefined)
       await checkpointStore?.sweep(trees)
     })
-    await app.register(serviceRoutes, { catalog })
+    await app.register(serviceRoutes, { catalog, ...(follower === undefined ? {} : { notReady: follower.notReady }) })
     await app.register(treeRoutes)
     await app.register(keyRoutes)
     await app.register(batchRoutes)

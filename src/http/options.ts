@@ -9,7 +9,10 @@ import { isIP } from 'node:net'
 
 import type { FastifyServerOptions } from 'fastify'
 
+import type { Registry } from 'prom-client'
+
 import type { Vfs } from '../engine/index.js'
+import type { TreeCatalog } from './plugins/catalog.js'
 
 export type Role = 'read' | 'write' | 'admin'
 /** Route roles: `none` for the public service routes (API.md "Roles per route"). */
@@ -87,6 +90,17 @@ export interface ServerOptions {
   maxTransferMbps?: number
   /** Lifetime of a delta's lease, ms (default 60 s; tests shorten it: STRATA_REPLICATION_LEASE_TTL_MS). */
   replicationLeaseTtlMs?: number
+  /** Serve a follower's copies instead of a catalog of `dataDir` (`strata follow`). */
+  follower?: FollowerServerOptions
+}
+
+/** What a follower (src/replication/follower.ts) gives the HTTP layer. */
+export interface FollowerServerOptions {
+  catalog: TreeCatalog
+  leaderUrl: string
+  notReady: () => { tree: string; code: string }[]
+  replicationStats: (tree: string) => object | undefined
+  registerMetrics: (registry: Registry) => void
 }
 
 export interface ResolvedServerOptions {
@@ -106,6 +120,7 @@ export interface ResolvedServerOptions {
   now: () => number
   maxTransferMbps: number | undefined
   replicationLeaseTtlMs: number | undefined
+  follower: FollowerServerOptions | undefined
 }
 
 function integerIn(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
@@ -149,6 +164,7 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     replicationLeaseTtlMs: options.replicationLeaseTtlMs === undefined
       ? undefined
       : integerIn('replicationLeaseTtlMs', options.replicationLeaseTtlMs, 0, 1, 86_400_000),
+    follower: options.follower,
   }
 }
 

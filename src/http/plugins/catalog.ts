@@ -14,15 +14,21 @@ import type { Catalog } from '../../engine/index.js'
 import { httpError } from '../errors.js'
 import type { SnapshotRegistry } from '../snapshot-registry.js'
 
+/**
+ * What the routes use of a catalog: the engine's Catalog on a leader, or a follower's set of
+ * replicated copies (src/replication/replica-catalog.ts), which refuses the writes.
+ */
+export type TreeCatalog = Pick<Catalog, 'dataDir' | 'get' | 'optionsOf' | 'failure' | 'list' | 'failures' | 'create' | 'adopt' | 'drop' | 'close'>
+
 declare module 'fastify' {
   interface FastifyInstance {
-    catalog: Catalog
+    catalog: TreeCatalog
     snapshots: SnapshotRegistry
   }
 }
 
 export interface CatalogPluginOptions {
-  catalog: Catalog
+  catalog: TreeCatalog
   snapshots: SnapshotRegistry
 }
 
@@ -41,7 +47,7 @@ export const catalogPlugin: FastifyPluginAsync<CatalogPluginOptions> = Object.as
 })
 
 /** The open tree `name`: TREE_NOT_FOUND, or TREE_UNAVAILABLE when it failed to open at startup. */
-export function requireTree(catalog: Catalog, name: string): Tree {
+export function requireTree(catalog: TreeCatalog, name: string): Tree {
   const tree = catalog.get(name)
   if (tree !== undefined) return tree
   if (catalog.failure(name) !== undefined) {

@@ -10,11 +10,13 @@
  * - /openapi.json is openapi.yaml, parsed at registration (a broken document fails startup).
  */
 import type { FastifyPluginAsync } from 'fastify'
-import type { Catalog } from '../../engine/index.js'
+import type { TreeCatalog } from '../plugins/catalog.js'
 import { loadOpenApiDocument } from '../openapi.js'
 
 export interface ServiceRoutesOptions {
-  catalog: Catalog
+  catalog: TreeCatalog
+  /** Trees not ready for another reason (a follower's tree before its first bootstrap). */
+  notReady?: () => { tree: string; code: string }[]
 }
 
 export interface Readiness {
@@ -26,8 +28,8 @@ export interface Readiness {
 }
 
 /** Pure readiness from the catalog's state (no I/O). */
-export function readiness(catalog: Catalog): Readiness {
-  const unavailable: Readiness['unavailable'] = catalog.failures().map((f) => ({ tree: f.name, code: f.error.code }))
+export function readiness(catalog: TreeCatalog, notReady: () => { tree: string; code: string }[] = () => []): Readiness {
+  const unavailable: Readiness['unavailable'] = [...notReady(), ...catalog.failures().map((f) => ({ tree: f.name, code: f.error.code }))]
   let trees = 0
   for (const entry of catalog.list()) {
     let code: string | undefined
@@ -72,7 +74,7 @@ export const serviceRoutes: FastifyPluginAsync<ServiceRoutesOptions> = async (ap
   app.get('/healthz', { config: PUBLIC, schema: { response: { 200: statusSchema } } }, async () => ({ status: 'ok' as const }))
 
   app.get('/readyz', { config: PUBLIC, schema: { response: { 200: readinessSchema, 503: readinessSchema } } }, async (_request, reply) => {
-    const state = readiness(catalog)
+    const state = readiness(catalog, options.notReady)
     reply.code(state.ready ? 200 : 503)
     return { status: state.ready ? 'ready' : 'not_ready', trees: state.trees, unavailable: state.unavailable }
   })

@@ -13,6 +13,7 @@ import { isStrataError, type Tree } from '../../engine/index.js'
 import type { CatalogTreeOptions } from '../../engine/index.js'
 import { httpError } from '../errors.js'
 import { requireTree } from '../plugins/catalog.js'
+import { replicationStatsOf } from '../plugins/follower.js'
 import { checkpointUsage } from './checkpoints.js'
 import { compactTreeSchema, createTreeSchema, dropTreeSchema, flushTreeSchema, getTreeSchema, listTreesSchema } from '../schemas/trees.js'
 
@@ -99,7 +100,7 @@ export const treeRoutes: FastifyPluginAsync = async (app: FastifyInstance) => {
     const name = request.params.tree
     const tree = requireTree(app.catalog, name)
     // Named checkpoints of the tree and the bytes they keep on disk (src/backup).
-    return { ...treeStats(name, tree), checkpoints: await checkpointUsage(app, name, tree.treeId) }
+    return { ...treeStats(name, tree), checkpoints: await checkpointUsage(app, name, tree.treeId), ...replicationStatsOf(app, name) }
   })
 
   app.delete<{ Params: TreeParams }>('/v1/trees/:tree', { schema: dropTreeSchema, config: { role: 'admin' } }, async (request, reply) => {
