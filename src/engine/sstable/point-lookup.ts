@@ -212,20 +212,24 @@ export function searchBlock(block: Block, userKey: Uint8Array, seqno: number, ou
   const limit = block.restartsOffset
   let offset = restartAt(block, restartBefore(block, userKey, seqno))
   let keyLength = 0
+  // User-key bytes the previous entry shares with the target. An entry's first `shared` bytes
+  // are the previous entry's, so min(shared, matched) of them are known to match.
+  let matched = 0
   while (offset < limit) {
     const keyStart = decodeHeader(block, offset)
-    if (headerShared > keyLength) throw corrupt(block, 'entry shares more than the previous key', offset)
-    const length = headerShared + headerUnshared
+    const shared = headerShared
+    if (shared > keyLength) throw corrupt(block, 'entry shares more than the previous key', offset)
+    const length = shared + headerUnshared
     if (length < TRAILER_BYTES) throw corrupt(block, 'entry key shorter than a trailer', offset)
     if (length > scratch.length) {
       const grown = Buffer.alloc(Math.max(length, 2 * scratch.length))
-      scratch.copy(grown, 0, 0, headerShared)
+      scratch.copy(grown, 0, 0, shared)
       scratch = grown
     }
-    for (let i = 0; i < headerUnshared; i++) scratch[headerShared + i] = data[keyStart + i]!
+    for (let i = 0; i < headerUnshared; i++) scratch[shared + i] = data[keyStart + i]!
     keyLength = length
     const valueStart = keyStart + headerUnshared
-    const order = orderAgainst(scratch, 0, keyLength, userKey, seqno)
+    const order = orderFrom(scratch, 0, keyLength, userKey, seqno, shared < matched ? shared : matched)
     if (order !== Order.Before) {
       out.sameKey = order === Order.SameKey
       out.seqno = seqnoAt(scratch, keyLength - TRAILER_BYTES)
@@ -235,6 +239,7 @@ export function searchBlock(block: Block, userKey: Uint8Array, seqno: number, ou
       out.valueEnd = valueStart + headerValueLength
       return true
     }
+    matched = matchedBytes
     offset = valueStart + headerValueLength
   }
   return false
