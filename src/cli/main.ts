@@ -66,6 +66,7 @@ async function serve(config: ServeConfig): Promise<number> {
       maxRestoreBytes: config.maxRestoreBytes,
       ...(config.maxTransferMbps === undefined ? {} : { maxTransferMbps: config.maxTransferMbps }),
       ...leaseTtlFromEnv(),
+      ...historyFromEnv(),
       logger: { level: config.logLevel },
       host: config.host,
       port: config.port,
@@ -95,6 +96,14 @@ function leaseTtlFromEnv(): { replicationLeaseTtlMs?: number } {
   const value = process.env['STRATA_REPLICATION_LEASE_TTL_MS']
   if (value === undefined || !/^\d{1,9}$/.test(value) || Number(value) < 1) return {}
   return { replicationLeaseTtlMs: Number(value) }
+}
+
+/** TEST ONLY: STRATA_REPLICATION_HISTORY_EDITS shrinks the edit history deltas are served from
+ *  (default 4096), so tests can make a follower fall off it (410 VERSION_GONE). */
+function historyFromEnv(): { treeDefaults?: { replication: { historyEdits: number } } } {
+  const value = process.env['STRATA_REPLICATION_HISTORY_EDITS']
+  if (value === undefined || !/^\d{1,7}$/.test(value) || Number(value) < 1) return {}
+  return { treeDefaults: { replication: { historyEdits: Number(value) } } }
 }
 
 function startFailure(error: unknown): number {

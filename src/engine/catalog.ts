@@ -43,6 +43,7 @@ import { randomBytes } from 'node:crypto'
 import { assert } from './base/assert.js'
 import { StrataError, ErrorCode, corruption, invalidArgument, isStrataError } from './errors.js'
 import type { CompressionName, SyncPolicy, TreeOptions } from './options.js'
+import type { ReplicationOptions } from './replicas/options.js'
 import { Tree } from './tree.js'
 import { readWholeFile, writeFileAtomic } from './vfs/atomic.js'
 import { nodeVfs } from './vfs/node-vfs.js'
@@ -89,6 +90,8 @@ export interface CatalogDefaults {
   blockBytes?: number
   tableBytes?: number
   blockCacheBytes?: number
+  /** Leader replication history and leases (replicas/options.ts); never follower mode here. */
+  replication?: Omit<ReplicationOptions, 'follower'>
 }
 
 export interface CatalogOpenOptions {
@@ -274,6 +277,7 @@ export class Catalog {
     if (d.blockBytes !== undefined) out.blockBytes = d.blockBytes
     if (d.tableBytes !== undefined) out.tableBytes = d.tableBytes
     if (d.blockCacheBytes !== undefined) out.blockCacheBytes = d.blockCacheBytes
+    if (d.replication !== undefined) out.replication = { ...d.replication, follower: false }
     return out
   }
 

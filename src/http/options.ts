@@ -81,7 +81,14 @@ export interface ServerOptions {
   /** Largest restore upload and unpacked archive, bytes (default 1 TiB; --max-restore-bytes). */
   maxRestoreBytes?: number
   /** Engine tuning for every tree (not persisted). Tests use small memtables. */
-  treeDefaults?: { memtableBytes?: number; blockBytes?: number; tableBytes?: number; blockCacheBytes?: number }
+  treeDefaults?: {
+    memtableBytes?: number
+    blockBytes?: number
+    tableBytes?: number
+    blockCacheBytes?: number
+    /** Replication history size (tests: STRATA_REPLICATION_HISTORY_EDITS). */
+    replication?: { historyEdits?: number }
+  }
   /** File system seam (tests: MemVfs / FaultVfs). */
   vfs?: Vfs
   /** Milliseconds since the epoch (tests: a fake clock for snapshot expiry). */
