@@ -26,14 +26,14 @@ export interface RestoreRoutesOptions {
 
 /** Raw archive bodies this route takes besides multipart. */
 const RAW_ARCHIVE_TYPES = ['application/x-tar', 'application/zstd', 'application/octet-stream']
-/** Multipart headers and framing around the file: bounded apart from the archive itself. */
-const MULTIPART_OVERHEAD_BYTES = 1024 * 1024
+/** Tar headers beyond maxBytes of file data: the same allowance extract.ts gives the tar stream. */
+const TAR_OVERHEAD_BYTES = 64 * 1024 * 1024
 
 export const restoreRoutes: FastifyPluginAsync<RestoreRoutesOptions> = async (app: FastifyInstance, options) => {
   const maxBytes = options.maxRestoreBytes
   // Registered in this plugin only: no other route parses multipart.
   await app.register(multipart, {
-    limits: { files: 1, fields: 0, parts: 1, fileSize: maxBytes + MULTIPART_OVERHEAD_BYTES, headerPairs: 100 },
+    limits: { files: 1, fields: 0, parts: 1, fileSize: maxBytes + TAR_OVERHEAD_BYTES, headerPairs: 100 },
   })
   // Raw bodies are handed over as the request stream itself (the body limit does not apply:
   // maxBytes bounds them in restoreArchive).
