@@ -2,13 +2,14 @@
  * db-bench: Strata against its peers on db_bench's workloads, in one invocation.
  *
  *   npm run bench                       # 1,000,000 entries, every workload and engine, 3 runs
- *   npm run bench -- --quick            # QUICK_ENTRIES entries, 1 run (CI smoke, < 60 s)
+ *   npm run bench -- --quick            # QUICK_ENTRIES entries, 1 run, in-process (CI smoke, < 60 s)
  *   node dist-bench/bench/db-bench.js --num 200000 --workloads fillrandom,readrandom \
  *     --engines strata,classic-level --runs 5 --value-size 100 --seed 7 --markdown
  *
  * Flags: --num N, --ops N (operations of the read and YCSB workloads; default num), --quick,
  * --workloads a,b, --engines a,b, --runs N, --value-size N, --seed N, --in-process (no child
- * processes), --markdown (table for docs/benchmarks.md), --profile DIR (V8 CPU profile of each
+ * processes; --quick implies it: 76 node starts cost ~20 s of CPU on their own, more than the
+ * quick workloads), --children (child processes even with --quick), --markdown (table for docs/benchmarks.md), --profile DIR (V8 CPU profile of each
  * run's timed part only, not of its data load: one .cpuprofile per run, the format
  * `node --cpu-prof` writes; summarize it as docs/benchmarks.md shows).
  *
@@ -42,7 +43,7 @@ export const ENGINE_LOADERS: Readonly<Record<string, () => Promise<EngineFactory
 
 /** Entries in a full run (the issue's size) and in --quick (CI smoke, < 60 s in all). */
 export const FULL_ENTRIES = 1_000_000
-export const QUICK_ENTRIES = 10_000
+export const QUICK_ENTRIES = 5_000
 /** Default seed: fixed, so two invocations compare the same key sequences. */
 const DEFAULT_SEED = 301
 /** A child that runs longer than this is stuck: 1M entries take well under a minute. */
@@ -69,7 +70,7 @@ export interface BenchConfig {
 
 const USAGE = `usage: db-bench [--num N] [--ops N] [--quick] [--workloads ${WORKLOADS.map((w) => w.name).join(',')}]
   [--engines ${Object.keys(ENGINE_LOADERS).join(',')}] [--runs N] [--value-size N] [--seed N]
-  [--in-process] [--markdown] [--profile DIR]`
+  [--in-process | --children] [--markdown] [--profile DIR]`
 
 function positiveInteger(flag: string, text: string | undefined, min: number): number {
   const n = Number(text)
@@ -96,6 +97,7 @@ export function parseFlags(argv: readonly string[]): BenchConfig {
   let ops: number | undefined
   let runs: number | undefined
   let quick = false
+  let inProcess: boolean | undefined
   const config: BenchConfig = {
     num: FULL_ENTRIES, ops: FULL_ENTRIES, runs: 3, valueSizeBytes: 100, seed: DEFAULT_SEED,
     workloads: workloadNames, engines: Object.keys(ENGINE_LOADERS), inProcess: false, markdown: false,
@@ -113,7 +115,8 @@ export function parseFlags(argv: readonly string[]): BenchConfig {
     else if (name === '--workloads') config.workloads = names(name, value(), workloadNames)
     else if (name === '--engines') config.engines = names(name, value(), Object.keys(ENGINE_LOADERS))
     else if (name === '--quick') quick = true
-    else if (name === '--in-process') config.inProcess = true
+    else if (name === '--in-process') inProcess = true
+    else if (name === '--children') inProcess = false
     else if (name === '--markdown') config.markdown = true
     else if (name === '--profile') config.profileDir = requiredText(name, value())
     else throw new Error(`unknown flag ${flag}\n${USAGE}`)
@@ -121,6 +124,7 @@ export function parseFlags(argv: readonly string[]): BenchConfig {
   config.num = num ?? (quick ? QUICK_ENTRIES : FULL_ENTRIES)
   config.ops = ops ?? config.num
   config.runs = runs ?? (quick ? 1 : 3)
+  config.inProcess = inProcess ?? quick
   return config
 }
 

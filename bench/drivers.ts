@@ -47,18 +47,39 @@ export interface DriveResult {
   latencyNs: number[]
 }
 
+/**
+ * Yields to the event loop once per slice, for every worker at once: the first worker to see
+ * the slice over schedules ONE turn of the loop and every worker waits for that same turn before
+ * its next operation. (Each worker awaiting its own setImmediate would not do: all their
+ * callbacks run in the same check phase, so with 64 workers the loop would be held for 64
+ * slices in a row.)
+ */
+class Slicer {
+  private sliceStart = now()
+  private turn: Promise<void> | undefined
+
+  /** A promise to await before operation `i`, or undefined to go on. */
+  pause(i: number): Promise<void> | undefined {
+    if (this.turn !== undefined) return this.turn
+    if (i % CLOCK_EVERY !== 0 || now() - this.sliceStart < SLICE_NS) return undefined
+    this.turn = yieldToEventLoop().then(() => {
+      this.turn = undefined
+      this.sliceStart = now()
+    })
+    return this.turn
+  }
+}
+
 /** Runs op(0..count-1) with `inFlight` workers, yielding every SLICE_NS of synchronous work. */
 export async function drive(count: number, inFlight: number, op: (i: number) => MaybePromise<unknown>): Promise<DriveResult> {
   const latencyNs: number[] = []
+  const slicer = new Slicer()
   let nextIndex = 0
-  let sliceStart = now()
   const worker = async (): Promise<void> => {
     while (nextIndex < count) {
       const i = nextIndex++
-      if (i % CLOCK_EVERY === 0 && now() - sliceStart >= SLICE_NS) {
-        await yieldToEventLoop()
-        sliceStart = now()
-      }
+      const pause = slicer.pause(i)
+      if (pause !== undefined) await pause
       if (i % SAMPLE_EVERY !== 0) {
         const result = op(i)
         if (result instanceof Promise) await result

@@ -50,6 +50,16 @@ t.test('every workload on every engine produces a rate and every column', async 
   t.match(text, /lmdb@\S+ \(LMDB\): put .*durability noSync: true/)
 })
 
+t.test('child processes: a template loaded in one child, each run in its own', async (t) => {
+  // lmdb only: a child under the test runner transpiles what it imports, and Strata's engine
+  // costs seconds per child there (the compiled harness does not)
+  const config = parseFlags(['--num', '300', '--runs', '1', '--children', '--workloads', 'fillseq,readrandom', '--engines', 'lmdb'])
+  const output = await runBench(config)
+  t.same(output.results.map((r) => `${r.workload}/${r.engine}`), ['fillseq/lmdb', 'readrandom/lmdb'])
+  for (const r of output.results) t.ok(r.ops === 300 && r.opsPerSec > 0 && r.diskBytes > 0, `${r.workload}/${r.engine} came back from its child`)
+  t.match(output.lines.join('\n'), 'each run in a fresh child process')
+})
+
 t.test('flags', async (t) => {
   const full = parseFlags([])
   t.equal(full.num, 1_000_000)
@@ -62,6 +72,9 @@ t.test('flags', async (t) => {
   t.equal(quick.num, QUICK_ENTRIES)
   t.equal(quick.ops, QUICK_ENTRIES)
   t.equal(quick.runs, 1)
+  t.equal(quick.inProcess, true, '--quick runs in-process')
+  t.equal(parseFlags(['--quick', '--children']).inProcess, false)
+  t.equal(full.inProcess, false, 'a full run starts a fresh child process per run')
   t.same(quick.workloads, full.workloads, '--quick still runs every workload')
   t.same(quick.engines, full.engines, '--quick still runs every engine')
   const explicit = parseFlags(['--quick', '--runs=2', '--num', '10', '--ops', '5', '--workloads', 'readseq,ycsb-e', '--engines', 'strata,lmdb', '--value-size', '8'])
