@@ -25,6 +25,9 @@
  *
  * Backpressure: input chunks are pulled one at a time; each is written to the file (awaited)
  * before the next is pulled, so memory holds a few chunks whatever the archive's size.
+ *
+ * verifyArchive(source) runs every check without writing anything (`strata backup` re-reads the
+ * file it wrote this way); checks that need the files on disk (the tree opens) are restore.ts's.
  */
 import { createHash } from 'node:crypto'
 import { open } from 'node:fs/promises'
@@ -51,6 +54,8 @@ const TAR_END_BYTES = 2 * TAR_BLOCK_BYTES
  * padding. 64 MiB covers 100,000 files' headers.
  */
 const TAR_OVERHEAD_BYTES_MAX = 64 * 1024 * 1024
+/** Input is handed to the tar parser in pieces of about this size (see coalesce()). */
+const COALESCE_BYTES = 1024 * 1024
 
 export interface ExtractOptions {
   /** Bound on the files' total size, the uncompressed tar stream and the raw input. */
@@ -100,7 +105,7 @@ async function readArchive(source: AsyncIterable<Uint8Array>, dir: string | unde
     parserError ??= error
   })
   const consumer = consumeEntries(extract, dir, maxBytes)
-  const feeder = feed(tarInput, extract, maxBytes + TAR_OVERHEAD_BYTES_MAX, progress)
+  const feeder = feed(coalesce(tarInput), extract, maxBytes + TAR_OVERHEAD_BYTES_MAX, progress)
   const [fed, consumed] = await Promise.allSettled([feeder, consumer])
   if (consumed.status === 'rejected' || fed.status === 'rejected') {
     // The entry checks say more than the feeder's "stream destroyed"; the feeder's errors
@@ -153,6 +158,29 @@ async function sniff(input: AsyncGenerator<Buffer>): Promise<{ compressed: boole
     }
   }
   return { compressed, chunks: replay() }
+}
+
+/**
+ * Joins small chunks (an HTTP upload arrives in ~64 KiB pieces, zstd output in 128 KiB) into
+ * ~COALESCE_BYTES ones: tar-stream's cost is per chunk, and each chunk of a file is one write.
+ */
+async function* coalesce(input: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  let pending: Buffer[] = []
+  let pendingBytes = 0
+  for await (const chunk of input) {
+    if (pendingBytes === 0 && chunk.length >= COALESCE_BYTES) {
+      yield chunk
+      continue
+    }
+    pending.push(chunk)
+    pendingBytes += chunk.length
+    if (pendingBytes >= COALESCE_BYTES) {
+      yield pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes)
+      pending = []
+      pendingBytes = 0
+    }
+  }
+  if (pendingBytes > 0) yield Buffer.concat(pending, pendingBytes)
 }
 
 /** Writes the tar bytes into the parser, waiting while it is busy; bounds the tar stream. */
