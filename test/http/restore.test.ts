@@ -8,6 +8,7 @@
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Readable } from 'node:stream'
 
 import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
@@ -131,4 +132,26 @@ t.test('hostile corpus: 400 INVALID_ARCHIVE, nothing created, nothing written ou
   assertError(t, await app.inject({ method: 'GET', url: '/v1/trees/victim' }), 404, 'TREE_NOT_FOUND')
   const ok = await app.inject({ method: 'POST', url: '/v1/trees/victim/restore', ...raw(src.archive) })
   t.equal(ok.statusCode, 201, 'the name is free for a valid archive afterwards')
+})
+
+t.test('an upload cut off mid-way leaves nothing behind', async (t) => {
+  const { app, dataDir } = await server(t)
+  const url = await app.listen({ port: 0, host: '127.0.0.1' })
+  const { request } = await import('undici')
+  const half = Math.floor(src.archive.length / 2)
+  async function* body(): AsyncGenerator<Buffer> {
+    yield src.archive.subarray(0, half)
+    await new Promise((r) => setTimeout(r, 100))
+    throw new Error('client gives up')
+  }
+  await request(`${url}/v1/trees/cut/restore`, { method: 'POST', body: Readable.from(body()), headers: { 'content-type': 'application/x-tar' } }).then(
+    (res) => res.body.dump(),
+    () => undefined,
+  )
+  const deadline = Date.now() + 10_000
+  while (readdirSync(dataDir).some((n) => n.startsWith('.restoring-')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+  t.same(readdirSync(dataDir).filter((n) => n !== '.lock' && n !== '.checkpoints'), [], 'no tree, no staging directory')
+  assertError(t, await app.inject({ method: 'GET', url: '/v1/trees/cut' }), 404, 'TREE_NOT_FOUND')
+  const ok = await app.inject({ method: 'POST', url: '/v1/trees/cut/restore', ...raw(src.archive) })
+  t.equal(ok.statusCode, 201, 'the name is free afterwards')
 })
