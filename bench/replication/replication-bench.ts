@@ -1,0 +1,299 @@
+/**
+ * replication-bench: the REAL `strata serve` and `strata follow` (dist/cli/main.js, child
+ * processes) on loopback.
+ *
+ *   npm run bench:replication                                     # 1 GiB tree (the issue's size)
+ *   node dist-bench/bench/replication/replication-bench.js --size-mib 256 --markdown
+ *   node dist-bench/bench/replication/replication-bench.js --quick   # 64 MiB, short lag runs
+ *
+ * Flags: --size-mib N (default 1024), --lag-seconds N (default 30), --rate N writes/s (default
+ * 2000), --flush-seconds N (the leader's flush interval in the no-WAL run, default 5),
+ * --bootstrap-mbps N (--max-transfer-mbps of the follower during the latency run, default 800),
+ * --dir DIR, --quick, --markdown, --keep.
+ *
+ * Measures:
+ *   bootstrap       follower log "bootstrapping" -> "bootstrap complete" (checkpoint + SHA-256 on
+ *                   the leader, stream, SHA-256 + fsync + open on the follower), vs the same
+ *                   files as `tar -cf - | TCP loopback | tar -xf - && sync` (goal: <= 1.3x)
+ *   lag             PUTs at --rate for --lag-seconds; the follower's applied seqno polled every
+ *                   5 ms through X-Seqno; lag of a write = when the follower first shows its
+ *                   seqno - when the leader acknowledged it. Without --wal the leader flushes
+ *                   every --flush-seconds (goal: <= flush interval + 1 s); with --wal (goal:
+ *                   p99 < 200 ms)
+ *   leader GET p99  GETs of random keys at 400/s on the leader, idle, then during a follower
+ *                   bootstrap at --bootstrap-mbps (goal: < 2x idle)
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { createServer, connect } from 'node:net'
+import { cpus, freemem, loadavg, totalmem, tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+
+import { Agent, request } from 'undici'
+
+import { Tree } from '../../src/engine/index.js'
+
+const MiB = 1024 * 1024
+const VALUE_BYTES = 4096
+const TOKEN = 'replication-bench-admin-token-0001'
+/** Keys the lag writers use. */
+const KEYS = 100_000
+
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir)
+  return dir
+}
+const CLI = join(repoRoot(), 'dist/cli/main.js')
+const agent = new Agent({ connections: 64 })
+
+interface Row {
+  what: string
+  value: string
+  note: string
+}
+
+interface Proc {
+  child: ChildProcess
+  url: string
+  stdout: () => string
+}
+
+function percentile(values: number[], p: number): number {
+  if (values.length === 0) return Number.NaN
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
+}
+
+async function start(args: string[]): Promise<Proc> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  child.stdout!.on('data', (c: Buffer) => { out += c.toString() })
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr!.on('data', (c: Buffer) => {
+      err += c.toString()
+      const m = /listening on (\S+)/.exec(err)
+      if (m !== null) resolve(m[1]!)
+    })
+    child.once('exit', (code) => reject(new Error(`exited ${code}: ${err}`)))
+  })
+  return { child, url, stdout: () => out }
+}
+
+async function stop(p: Proc | undefined): Promise<void> {
+  if (p === undefined || p.child.exitCode !== null) return
+  p.child.kill('SIGTERM')
+  await new Promise((r) => p.child.once('exit', r))
+}
+
+async function call(method: 'GET' | 'PUT' | 'POST', url: string, body?: string): Promise<{ status: number; headers: Record<string, unknown>; text: string }> {
+  const res = await request(url, { method, dispatcher: agent, headers: { authorization: `Bearer ${TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/octet-stream' }) }, ...(body === undefined ? {} : { body }) })
+  return { status: res.statusCode, headers: res.headers, text: await res.body.text() }
+}
+
+async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 600_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+async function buildTree(dir: string, sizeBytes: number): Promise<{ tables: number; bytes: number; keys: number }> {
+  const tree = await Tree.open(dir, { sync: 'none', tableBytes: 4 * MiB, memtableBytes: 64 * MiB })
+  const text = Buffer.alloc(VALUE_BYTES - 1024, 'strata replication bench value; ')
+  const count = Math.ceil(sizeBytes / VALUE_BYTES)
+  for (let i = 0; i < count; i += 256) {
+    const batch = tree.batch()
+    for (let j = i; j < Math.min(count, i + 256); j++) batch.put(`key-${String(j).padStart(10, '0')}`, Buffer.concat([randomBytes(1024), text]))
+    await batch.write()
+  }
+  await tree.flush()
+  await tree.compact()
+  const s = tree.stats()
+  await tree.close()
+  return { tables: s.tables, bytes: s.diskBytes, keys: count }
+}
+
+function logTime(stdout: string, pattern: RegExp): number | undefined {
+  for (const line of stdout.split('\n')) {
+    if (pattern.test(line)) return (JSON.parse(line) as { time: number }).time
+  }
+  return undefined
+}
+
+/** tar of `dir` through a loopback TCP connection into `tar -x` in `target`, then sync: seconds. */
+async function rawTarSeconds(dir: string, target: string): Promise<number> {
+  mkdirSync(target, { recursive: true })
+  const started = performance.now()
+  await new Promise<void>((resolve, reject) => {
+    const server = createServer((socket) => {
+      const untar = spawn('tar', ['-xf', '-', '-C', target], { stdio: ['pipe', 'ignore', 'inherit'] })
+      socket.pipe(untar.stdin!)
+      untar.once('exit', (code) => {
+        server.close()
+        code === 0 ? resolve() : reject(new Error(`tar -x exited ${code}`))
+      })
+    }).listen(0, '127.0.0.1', () => {
+      const tar = spawn('tar', ['-cf', '-', '-C', dir, '.'], { stdio: ['ignore', 'pipe', 'inherit'] })
+      tar.stdout!.pipe(connect((server.address() as { port: number }).port, '127.0.0.1'))
+    })
+  })
+  await new Promise((r) => spawn('sync').once('exit', r))
+  return (performance.now() - started) / 1000
+}
+
+/** Runs PUTs at `rate`/s for `seconds` against the leader while polling the follower's seqno. */
+async function lagRun(leader: string, follower: string, tree: string, rate: number, seconds: number, flushSeconds: number | undefined): Promise<number[]> {
+  const acks: { seqno: number; at: number }[] = []
+  const visible: { seqno: number; at: number }[] = []
+  let running = true
+  const poller = (async () => {
+    while (running) {
+      const res = await call('GET', `${follower}/v1/trees/${tree}/keys/probe`)
+      visible.push({ seqno: Number(res.headers['x-seqno']), at: performance.now() })
+      await new Promise((r) => setTimeout(r, 5))
+    }
+  })()
+  const flusher = flushSeconds === undefined ? undefined : setInterval(() => void call('POST', `${leader}/v1/trees/${tree}/flush`), flushSeconds * 1000)
+  const started = performance.now()
+  const inflight = new Set<Promise<void>>()
+  for (let i = 0; i < rate * seconds; i++) {
+    const due = started + (i * 1000) / rate
+    const wait = due - performance.now()
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait))
+    const p = call('PUT', `${leader}/v1/trees/${tree}/keys/k${i % KEYS}`, 'x'.repeat(100)).then((res) => {
+      acks.push({ seqno: (JSON.parse(res.text) as { seqno: number }).seqno, at: performance.now() })
+    })
+    inflight.add(p)
+    void p.finally(() => inflight.delete(p))
+    if (inflight.size > 256) await Promise.race(inflight)
+  }
+  await Promise.all(inflight)
+  if (flusher !== undefined) clearInterval(flusher)
+  await call('POST', `${leader}/v1/trees/${tree}/flush`)
+  const last = Math.max(...acks.map((a) => a.seqno))
+  await until('the follower to catch up', () => (visible.at(-1)?.seqno ?? 0) >= last, 120_000)
+  running = false
+  await poller
+  // Lag of each write: first poll showing its seqno - its acknowledgement.
+  const lags: number[] = []
+  let v = 0
+  for (const a of [...acks].sort((x, y) => x.seqno - y.seqno)) {
+    while (v < visible.length && visible[v]!.seqno < a.seqno) v++
+    if (v < visible.length) lags.push(Math.max(0, visible[v]!.at - a.at))
+  }
+  return lags
+}
+
+/** GET latencies (ms) of random keys at `perSecond` until `done()`. */
+async function getLatencies(leader: string, keys: number, perSecond: number, done: () => boolean, minSeconds: number): Promise<number[]> {
+  const out: number[] = []
+  const started = performance.now()
+  let i = 0
+  while (!done() || performance.now() - started < minSeconds * 1000) {
+    const due = started + (i++ * 1000) / perSecond
+    const wait = due - performance.now()
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait))
+    const t0 = performance.now()
+    await call('GET', `${leader}/v1/trees/bench/keys/key-${String(Math.floor(Math.random() * keys)).padStart(10, '0')}`)
+    out.push(performance.now() - t0)
+  }
+  return out
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      'size-mib': { type: 'string' }, 'lag-seconds': { type: 'string' }, rate: { type: 'string' }, 'flush-seconds': { type: 'string' },
+      'bootstrap-mbps': { type: 'string' }, dir: { type: 'string' }, quick: { type: 'boolean' }, markdown: { type: 'boolean' }, keep: { type: 'boolean' },
+    },
+  })
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`)
+  const quick = values.quick === true
+  const sizeMiB = quick ? 64 : Number(values['size-mib'] ?? 1024)
+  const lagSeconds = quick ? 8 : Number(values['lag-seconds'] ?? 30)
+  const rate = Number(values.rate ?? 2000)
+  const flushSeconds = Number(values['flush-seconds'] ?? 5)
+  const bootstrapMbps = Number(values['bootstrap-mbps'] ?? 800)
+  const root = mkdtempSync(join(values.dir ?? tmpdir(), 'strata-repl-bench-'))
+  const log = (line: string) => process.stderr.write(`${line}\n`)
+  const rows: Row[] = []
+  let leader: Proc | undefined
+  let follower: Proc | undefined
+  try {
+    log(`building a ${sizeMiB} MiB tree in ${root} ...`)
+    const built = await buildTree(join(root, 'leader', 'bench'), sizeMiB * MiB)
+    rows.push({ what: 'tree', value: `${(built.bytes / MiB).toFixed(0)} MiB, ${built.tables} tables`, note: `${VALUE_BYTES} B values` })
+    const tokens = join(root, 'tokens.json')
+    writeFileSync(tokens, JSON.stringify([{ token: TOKEN, role: 'admin' }]))
+    leader = await start(['serve', '--data', join(root, 'leader'), '--port', '0', '--tokens', tokens, '--sync', 'none', '--log-level', 'warn'])
+    await call('PUT', `${leader.url}/v1/trees/lag`)
+
+    // 1. Bootstrap vs raw tar of the same files.
+    log('bootstrap ...')
+    follower = await start(['follow', '--leader', leader.url, '--token', TOKEN, '--data', join(root, 'f1'), '--port', '0', '--trees', 'bench', '--log-level', 'info'])
+    await until('the bootstrap', () => /bootstrap complete/.test(follower!.stdout()))
+    const out = follower.stdout()
+    const bootstrapSeconds = (logTime(out, /bootstrap complete/)! - logTime(out, /bootstrapping from/)!) / 1000
+    await stop(follower)
+    follower = undefined
+    const copy = readdirSync(join(root, 'f1', 'bench')).find((n) => n.startsWith('copy-'))!
+    const copyDir = join(root, 'f1', 'bench', copy)
+    const copyBytes = readdirSync(copyDir).filter((n) => n.endsWith('.sst')).reduce((n, f) => n + statSync(join(copyDir, f)).size, 0)
+    const tarSeconds = Math.min(await rawTarSeconds(copyDir, join(root, 'tar1')), await rawTarSeconds(copyDir, join(root, 'tar2')))
+    rows.push({ what: 'bootstrap (checkpoint -> follower ready)', value: `${bootstrapSeconds.toFixed(2)} s`, note: `${(copyBytes / MiB / bootstrapSeconds).toFixed(0)} MiB/s incl. SHA-256 both sides, fsync, open` })
+    rows.push({ what: 'tar | loopback TCP | tar -x && sync', value: `${tarSeconds.toFixed(2)} s`, note: 'best of 2, same files, no checks' })
+    rows.push({ what: 'bootstrap / raw tar', value: `${(bootstrapSeconds / tarSeconds).toFixed(2)}x`, note: 'goal: at most 1.3x' })
+    rmSync(join(root, 'tar1'), { recursive: true, force: true })
+    rmSync(join(root, 'tar2'), { recursive: true, force: true })
+
+    // 2. Steady-state lag at `rate` writes/s, without and with the WAL stream.
+    for (const wal of [false, true]) {
+      log(`lag at ${rate} writes/s, ${wal ? 'with' : 'without'} --wal ...`)
+      follower = await start(['follow', '--leader', leader.url, '--token', TOKEN, '--data', join(root, wal ? 'f3' : 'f2'), '--port', '0', '--trees', 'lag', '--log-level', 'warn', ...(wal ? ['--wal'] : [])])
+      await until('ready', async () => (await call('GET', `${follower!.url}/readyz`)).status === 200)
+      const lags = await lagRun(leader.url, follower.url, 'lag', rate, lagSeconds, wal ? undefined : flushSeconds)
+      rows.push({
+        what: `lag at ${rate} writes/s, ${wal ? '--wal' : `no WAL, flush every ${flushSeconds} s`}`,
+        value: `p50 ${percentile(lags, 50).toFixed(0)} ms, p99 ${percentile(lags, 99).toFixed(0)} ms`,
+        note: `max ${Math.max(...lags).toFixed(0)} ms over ${lags.length} writes in ${lagSeconds} s; goal ${wal ? 'p99 < 200 ms' : `<= ${flushSeconds * 1000 + 1000} ms`}`,
+      })
+      await stop(follower)
+      follower = undefined
+    }
+
+    // 3. Leader GET p99 idle, then during a follower bootstrap at --bootstrap-mbps.
+    log('leader GET latency, idle then during a bootstrap ...')
+    const idle = await getLatencies(leader.url, built.keys, 400, () => true, quick ? 5 : 15)
+    follower = await start(['follow', '--leader', leader.url, '--token', TOKEN, '--data', join(root, 'f4'), '--port', '0', '--trees', 'bench', '--log-level', 'info', '--max-transfer-mbps', String(bootstrapMbps)])
+    const f4 = follower
+    await until('the bootstrap to start', () => /bootstrapping from/.test(f4.stdout()))
+    const during = await getLatencies(leader.url, built.keys, 400, () => /bootstrap complete/.test(f4.stdout()), 0)
+    rows.push({ what: 'leader GET p99, idle', value: `${percentile(idle, 99).toFixed(2)} ms`, note: `p50 ${percentile(idle, 50).toFixed(2)} ms, ${idle.length} GETs at 400/s` })
+    rows.push({ what: `leader GET p99, during a bootstrap (${bootstrapMbps} Mbit/s)`, value: `${percentile(during, 99).toFixed(2)} ms`, note: `p50 ${percentile(during, 50).toFixed(2)} ms, ${during.length} GETs; ${(percentile(during, 99) / percentile(idle, 99)).toFixed(2)}x idle (goal < 2x)` })
+  } finally {
+    await stop(follower)
+    await stop(leader)
+    await agent.close()
+    if (values.keep !== true) rmSync(root, { recursive: true, force: true })
+  }
+  const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB RAM (${(freemem() / 1024 ** 3).toFixed(0)} free), load ${loadavg().map((x) => x.toFixed(1)).join(' ')}, node ${process.version}`
+  if (values.markdown === true) {
+    console.log('| measure | result | notes |\n|---|---|---|')
+    for (const r of rows) console.log(`| ${r.what} | ${r.value} | ${r.note} |`)
+    console.log(`\nMachine: ${machine}`)
+  } else {
+    for (const r of rows) console.log(`${r.what.padEnd(48)} ${r.value.padEnd(28)} ${r.note}`)
+    console.log(`machine: ${machine}`)
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`)
+  process.exit(1)
+})
