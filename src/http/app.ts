@@ -28,6 +28,7 @@ import { REQUEST_HEAD_BYTES_MAX, SNAPSHOT_SWEEP_INTERVAL_MS, resolveServerOption
 import { authPlugin } from './plugins/auth.js'
 import { catalogPlugin, type TreeCatalog } from './plugins/catalog.js'
 import { followerPlugin } from './plugins/follower.js'
+import { transferLimitPlugin } from './plugins/transfer-limit.js'
 import { errorHandlerPlugin, frameworkErrorHandler } from './plugins/error-handler.js'
 import { metricsPlugin } from './plugins/metrics.js'
 import { batchRoutes } from './routes/batch.js'
@@ -106,6 +107,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       done()
     })
     await app.register(authPlugin, { tokens: resolved.tokens })
+    // --max-transfer-mbps: one budget for replication files and checkpoint archives.
+    const limiter = resolved.maxTransferMbps === undefined ? undefined : new RateLimiter(mbpsToBytesPerSecond(resolved.maxTransferMbps))
+    await app.register(transferLimitPlugin, { limiter })
     // A follower refuses writes (409 + Location) and waits for X-Min-Seqno (plugins/follower.ts).
     await app.register(followerPlugin, {
       leaderUrl: follower?.leaderUrl,
@@ -130,7 +134,6 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     await app.register(snapshotRoutes, { ttlSecondsDefault: resolved.snapshotTtlSecondsDefault, ttlSecondsMax: resolved.snapshotTtlSecondsMax })
     await app.register(checkpointRoutes)
     await app.register(restoreRoutes, { maxRestoreBytes: resolved.maxRestoreBytes })
-    const limiter = resolved.maxTransferMbps === undefined ? undefined : new RateLimiter(mbpsToBytesPerSecond(resolved.maxTransferMbps))
     await app.register(replicationRoutes, {
       ...(limiter === undefined ? {} : { limiter }),
       ...(resolved.replicationLeaseTtlMs === undefined ? {} : { leaseTtlMs: resolved.replicationLeaseTtlMs }),
