@@ -235,8 +235,11 @@ export class ReplicaCatalog {
     return r?.tree === undefined ? undefined : r.options
   }
 
-  failure(_name: string): StrataError | undefined {
-    return undefined
+  /** A tree whose first bootstrap is still running: the routes answer 503 TREE_UNAVAILABLE. */
+  failure(name: string): StrataError | undefined {
+    const r = this.follower.replicator(name)
+    if (r === undefined || r.ready) return undefined
+    return new StrataError(ErrorCode.NOT_FOUND, `tree '${name}' is still bootstrapping`)
   }
 
   list(): CatalogEntry[] {

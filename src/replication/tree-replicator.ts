@@ -235,6 +235,8 @@ export class TreeReplicator {
         this.#needBootstrap = true
         return
       }
+      // A file the engine refused (CORRUPTION) must not be reused by the retry.
+      if (isStrataError(error, 'CORRUPTION')) await clearStaging(tree.replicaStagingDir)
       throw error
     }
     this.figures.installs++
