@@ -13,7 +13,7 @@ import { createServer, request as httpRequest, type Server } from 'node:http'
 import { join } from 'node:path'
 import t from 'tap'
 import { tempDir, type ServeProcess } from '../helpers/cli-process.js'
-import { ADMIN, Http, SCALE, converged, kill, metric, startFollower, startLeader } from '../replication/e2e-support.js'
+import { ADMIN, Http, SCALE, converged, freePort, kill, metric, startFollower, startLeader } from '../replication/e2e-support.js'
 
 const dir = tempDir('strata-e2e-repl-faults-')
 t.teardown(dir.remove)
@@ -95,7 +95,13 @@ async function fill(http: Http, tree: string, tag: string, n: number, valueBytes
 t.test('a corrupted download is refetched; an expired lease is survived', async (t) => {
   const started = Date.now()
   const phase = (what: string) => t.comment(`${what} at ${Date.now() - started} ms`)
-  const leader = await startLeader(join(dir.path, 'leader'), tokens, { STRATA_REPLICATION_LEASE_TTL_MS: '300' })
+  // The proxy, the follower and the leader start together (loading the sources is the slow
+  // part); the follower retries until the leader answers through the proxy.
+  const port = await freePort()
+  const proxy = await faultyProxy(`http://127.0.0.1:${port}`)
+  t.teardown(() => proxy.server.close())
+  const starting = startFollower(proxy.url, join(dir.path, 'follower'), ['--max-transfer-mbps', '40'])
+  const leader = await startLeader(join(dir.path, 'leader'), tokens, { STRATA_REPLICATION_LEASE_TTL_MS: '300' }, ['--port', String(port)])
   processes.push(leader)
   const L = new Http(leader.url)
   t.teardown(() => L.close())
@@ -106,9 +112,7 @@ t.test('a corrupted download is refetched; an expired lease is survived', async 
   await L.json('POST', '/v1/trees/c/flush')
   await L.json('POST', '/v1/trees/s/flush')
 
-  const proxy = await faultyProxy(leader.url)
-  t.teardown(() => proxy.server.close())
-  const follower = await startFollower(proxy.url, join(dir.path, 'follower'), ['--max-transfer-mbps', '40'])
+  const follower = await starting
   processes.push(follower)
   const F = new Http(follower.url, undefined)
   t.teardown(() => F.close())

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { tempDir, type ServeProcess } from '../helpers/cli-process.js'
 import { prng } from '../http/helpers.js'
-import { ADMIN, Http, SCALE, converged, kill, startFollower, startLeader } from '../replication/e2e-support.js'
+import { ADMIN, Http, SCALE, converged, freePort, kill, startFollower, startLeader } from '../replication/e2e-support.js'
 
 const SEED = Number(process.env['STRATA_SEED'] ?? Date.now() % 1_000_000)
 t.comment(`seed ${SEED} (replay with STRATA_SEED=${SEED})`)
@@ -45,21 +45,26 @@ async function randomWrite(L: Http): Promise<void> {
   else if (maintenance < 0.025) await L.json('POST', '/v1/trees/r/compact')
 }
 
+const restartsTotal = SCALE
+
 t.test('random writes, random follower restarts: the follower ends equal to the leader', async (t) => {
-  const leader = await startLeader(join(dir.path, 'leader'), tokens)
+  const restarts = restartsTotal
+  // The WAL stream on a random half of the runs, and always on the last one (checked below).
+  const args = (last = false) => ['--trees', 'r', ...(last || random() < 0.5 ? ['--wal'] : [])]
+  // Both processes start together; the follower retries until the leader and its tree answer.
+  const port = await freePort()
+  const followerDir = join(dir.path, 'follower')
+  const starting = startFollower(`http://127.0.0.1:${port}`, followerDir, args(restartsTotal === 0))
+  const leader = await startLeader(join(dir.path, 'leader'), tokens, {}, ['--port', String(port)])
   processes.push(leader)
   const L = new Http(leader.url)
   t.teardown(() => L.close())
   await L.json('PUT', '/v1/trees/r')
   for (let i = 0; i < 200; i++) await randomWrite(L)
-  const followerDir = join(dir.path, 'follower')
-  // The WAL stream on a random half of the runs, and always on the last one (checked below).
-  const args = (last = false) => ['--trees', 'r', ...(last || random() < 0.5 ? ['--wal'] : [])]
-  let follower = await startFollower(leader.url, followerDir, args())
+  let follower = await starting
   processes.push(follower)
   const F = new Http(follower.url, undefined)
   t.teardown(() => F.close())
-  const restarts = SCALE
   for (let cycle = 0; cycle <= restarts; cycle++) {
     const writes = 200 + int(400 * SCALE)
     const killAt = int(writes)

@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { tempDir, type ServeProcess } from '../helpers/cli-process.js'
-import { ADMIN, Http, SCALE, converged, kill, startFollower, startLeader, waitFor } from '../replication/e2e-support.js'
+import { ADMIN, Http, SCALE, converged, freePort, kill, startFollower, startLeader, waitFor } from '../replication/e2e-support.js'
 
 const dir = tempDir('strata-e2e-repl-rec-')
 t.teardown(dir.remove)
@@ -29,15 +29,19 @@ async function fill(http: Http, tree: string, tag: string, n: number): Promise<v
 }
 
 t.test('VERSION_GONE and a replaced tree lead to bootstraps; reads go on meanwhile', async (t) => {
-  const leader = await startLeader(join(dir.path, 'leader'), tokens, { STRATA_REPLICATION_HISTORY_EDITS: '3' })
+  // Both processes start together (loading the sources is the slow part); the follower
+  // retries until the leader answers.
+  const port = await freePort()
+  const followerDir = join(dir.path, 'follower')
+  const starting = startFollower(`http://127.0.0.1:${port}`, followerDir)
+  const leader = await startLeader(join(dir.path, 'leader'), tokens, { STRATA_REPLICATION_HISTORY_EDITS: '3' }, ['--port', String(port)])
   processes.push(leader)
   const L = new Http(leader.url)
   t.teardown(() => L.close())
   await L.json('PUT', '/v1/trees/h')
   await fill(L, 'h', 'a', 300 * SCALE)
   await L.json('POST', '/v1/trees/h/flush')
-  const followerDir = join(dir.path, 'follower')
-  let follower = await startFollower(leader.url, followerDir)
+  let follower = await starting
   processes.push(follower)
   const F = new Http(follower.url, undefined)
   t.teardown(() => F.close())

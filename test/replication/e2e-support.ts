@@ -3,6 +3,8 @@
  * (`strata serve`) and a follower (`strata follow`) as real child processes, and a small HTTP
  * client over undici for both. Sizes scale with STRATA_TEST_SCALE (CI: 1).
  */
+import { createServer } from 'node:net'
+
 import { Agent, request } from 'undici'
 
 import { startServe, type ServeProcess } from '../helpers/cli-process.js'
@@ -30,6 +32,16 @@ export async function startLeader(dataDir: string, tokensFile: string, env: Reco
 
 export async function startFollower(leaderUrl: string, dataDir: string, extra: string[] = []): Promise<ServeProcess> {
   return startWithEnv(['follow', '--leader', leaderUrl, '--token', ADMIN, '--data', dataDir, '--port', '0', '--log-level', 'info', ...extra])
+}
+
+/** A port that was free a moment ago (the leader listens on it so a follower can start first). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port
+      s.close(() => resolve(port))
+    })
+  })
 }
 
 export async function kill(p: ServeProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
