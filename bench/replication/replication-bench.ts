@@ -136,7 +136,8 @@ async function rawTarSeconds(dir: string, target: string): Promise<number> {
       socket.pipe(untar.stdin!)
       untar.once('exit', (code) => {
         server.close()
-        code === 0 ? resolve() : reject(new Error(`tar -x exited ${code}`))
+        if (code === 0) resolve()
+        else reject(new Error(`tar -x exited ${code}`))
       })
     }).listen(0, '127.0.0.1', () => {
       const tar = spawn('tar', ['-cf', '-', '-C', dir, '.'], { stdio: ['ignore', 'pipe', 'inherit'] })

@@ -20,10 +20,10 @@
  * Position: the installed version in the copy's manifest; restarting resumes from it, and
  * files already received wait in the copy's staging directory (replica-dir.ts).
  */
-import { readdir, rm } from 'node:fs/promises'
+import { mkdir, readFile, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 
-import { Tree, decodeTreeOptionsFile, isStrataError, type CatalogTreeOptions, type TreeOptions } from '../engine/index.js'
+import { TREE_OPTIONS_FILE_NAME, Tree, decodeTreeOptionsFile, isStrataError, type CatalogTreeOptions, type TreeOptions } from '../engine/index.js'
 import { restoreArchive } from '../backup/index.js'
 import { LeaderError, type LeaderClient } from './client.js'
 import { fetchFile, FetchError } from './file-fetcher.js'
@@ -169,8 +169,7 @@ export class TreeReplicator {
   async #openCopy(dir: string): Promise<{ tree: Tree; options: CatalogTreeOptions }> {
     let options: CatalogTreeOptions = {}
     try {
-      const { readFile } = await import('node:fs/promises')
-      options = decodeTreeOptionsFile(await readFile(join(dir, 'OPTIONS.json')))
+      options = decodeTreeOptionsFile(await readFile(join(dir, TREE_OPTIONS_FILE_NAME)))
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
     }
@@ -250,7 +249,6 @@ export class TreeReplicator {
   }
 
   async #download(targets: { tree: string; id: number; sizeBytes: number; checksum: number }[], staging: string): Promise<void> {
-    const { mkdir } = await import('node:fs/promises')
     await mkdir(staging, { recursive: true })
     let next = 0
     const worker = async () => {
