@@ -1,10 +1,14 @@
 // Random point reads against a tree loaded from disk (docs/benchmarks.md, "Read path and memory
 // work"). After `npm run build`:
 //   node bench/profile-get.mjs [--num 300000] [--gets 1000000] [--profile] [--dist ./dist] [--dir D]
+//   node bench/profile-get.mjs --fill [--num 1000000]     # memory of a fill instead (see below)
 // Loads --num keys (16-byte decimal, random order, batches of 1,000, 100-byte values), closes and
 // reopens (reads start from the tables, cold cache), then times --gets sync gets of random
 // existing keys. --profile adds a V8 CPU profile of the timed loop only and prints the top
 // self-time functions. --dist picks another build (A/B comparisons of two checkouts).
+// --fill: db_bench fillrandom instead (--num puts of random keys, one await at a time, fresh
+// 100-byte values), printing puts/s, peak RSS (main thread and workers) and the main thread's
+// peak heapUsed and arrayBuffers (sampled every 50 ms and every 4,096 puts).
 import { rmSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
@@ -14,6 +18,7 @@ const { values: flags } = parseArgs({ options: {
   num: { type: 'string', default: '300000' }, gets: { type: 'string', default: '1000000' },
   profile: { type: 'boolean', default: false }, dist: { type: 'string', default: new URL('../dist', import.meta.url).pathname },
   dir: { type: 'string', default: '/tmp/strata-profile-get' },
+  fill: { type: 'boolean', default: false },
 } })
 const { Tree } = await import(pathToFileURL(resolve(flags.dist, 'engine/index.js')).href)
 const N = Number(flags.num), GETS = Number(flags.gets), dir = flags.dir
@@ -23,6 +28,31 @@ const key = (i) => Buffer.from(String(i).padStart(16, '0'))
 
 rmSync(dir, { recursive: true, force: true })
 let tree = await Tree.open(dir, { sync: 'none' })
+if (flags.fill) {
+  const pool = Buffer.alloc(1 << 20).map(() => random() & 0xff)
+  let heapPeak = 0
+  let arrayBuffersPeak = 0
+  const sample = () => {
+    const m = process.memoryUsage()
+    heapPeak = Math.max(heapPeak, m.heapUsed)
+    arrayBuffersPeak = Math.max(arrayBuffersPeak, m.arrayBuffers)
+  }
+  const timer = setInterval(sample, 50) // puts may never yield to timers: sample inline too
+  const t0 = process.hrtime.bigint()
+  for (let i = 0; i < N; i++) {
+    const at = random() % (pool.length - 100)
+    await tree.put(key(random() % N), Buffer.from(pool.subarray(at, at + 100)))
+    if ((i & 4095) === 0) sample()
+  }
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9
+  clearInterval(timer)
+  const mib = (bytes) => Math.round(bytes / 2 ** 20)
+  console.log(JSON.stringify({ puts: N, putsPerSec: Math.round(N / seconds), maxRssMiB: mib(process.resourceUsage().maxRSS * 1024),
+    mainHeapUsedPeakMiB: mib(heapPeak), mainArrayBuffersPeakMiB: mib(arrayBuffersPeak) }))
+  await tree.close()
+  rmSync(dir, { recursive: true, force: true })
+  process.exit(0)
+}
 const order = Array.from({ length: N }, (_, i) => i)
 for (let i = N - 1; i > 0; i--) { const j = random() % (i + 1); [order[i], order[j]] = [order[j], order[i]] }
 const pool = Buffer.alloc(1 << 20).map(() => random() & 0xff)
