@@ -3,9 +3,9 @@
  * number (leveldb util/arena.cc, for the same reason). Keeping each key and value as its own
  * Buffer cost two JS objects (~100 B of heap each) per entry, and the write path's small
  * Buffers are cut from Node's shared 8 KiB pool slabs, so a long-lived key kept alive a slab
- * also filled with short-lived garbage: a 1M-entry fill pinned ~2.8x its payload in slabs
- * (heap snapshot in docs/benchmarks.md "Read path and memory work"). Here an entry costs its
- * bytes plus a 6-byte header, and one number in the B+tree.
+ * also filled with short-lived garbage: 241 B of slab per 116-byte entry, 494 B in all with
+ * the objects (docs/memtable.md). Here an entry costs its bytes plus a 6-byte header, and one
+ * number in the B+tree (169 B in all for the same entry).
  *
  * Record layout (in memory only, never on disk):
  *
