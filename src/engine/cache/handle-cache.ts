@@ -26,8 +26,13 @@ export interface HandleCacheStats {
 }
 
 export class HandleCache {
-  /** Open descriptors, least recently used first (Map keeps insertion order). */
-  private readonly lru = new Map<PooledFile, ReadableFile>()
+  /**
+   * Files with an open descriptor, in second-chance (CLOCK) order: a hit only sets the file's
+   * `referenced` bit — no Map reorder on the read path (the per-read delete + set cost ~2% of a
+   * cold get in the 1M profile, docs/benchmarks.md); eviction walks from the oldest, giving a
+   * referenced file a second chance (bit cleared, moved to the back) before closing one.
+   */
+  private readonly ring = new Set<PooledFile>()
   private hits = 0
   private reopens = 0
   private evictions = 0
@@ -48,12 +53,10 @@ export class HandleCache {
 
   /** The open descriptor of `pooled`, reopening it if it was evicted. */
   descriptor(pooled: PooledFile): ReadableFile {
-    const open = this.lru.get(pooled)
+    const open = pooled.open
     if (open !== undefined) {
       this.hits++
-      // Move to the most recently used end.
-      this.lru.delete(pooled)
-      this.lru.set(pooled, open)
+      pooled.referenced = true
       return open
     }
     const file = this.vfs.openReadableSync(pooled.path)
@@ -71,21 +74,34 @@ export class HandleCache {
 
   /** Closes `pooled`'s descriptor, if open, and forgets it. */
   async release(pooled: PooledFile): Promise<void> {
-    const open = this.lru.get(pooled)
+    const open = pooled.open
     if (open === undefined) return
-    this.lru.delete(pooled)
+    pooled.open = undefined
+    this.ring.delete(pooled)
     await open.close()
   }
 
   stats(): HandleCacheStats {
-    return { capacity: this.capacity, open: this.lru.size, hits: this.hits, reopens: this.reopens, evictions: this.evictions }
+    return { capacity: this.capacity, open: this.ring.size, hits: this.hits, reopens: this.reopens, evictions: this.evictions }
   }
 
   private insert(pooled: PooledFile, file: ReadableFile): void {
-    this.lru.set(pooled, file)
-    while (this.lru.size > this.capacity) {
-      const [victim, descriptor] = this.lru.entries().next().value as [PooledFile, ReadableFile]
-      this.lru.delete(victim)
+    pooled.open = file
+    pooled.referenced = false
+    this.ring.add(pooled)
+    while (this.ring.size > this.capacity) {
+      const victim = this.ring.values().next().value as PooledFile
+      this.ring.delete(victim)
+      // The file being inserted is never the victim (its descriptor is about to be read); a
+      // referenced one gets a second chance. Both go to the back; the loop ends within two passes
+      // because every bit it passes is cleared and size > capacity >= 1 leaves another file.
+      if (victim === pooled || victim.referenced) {
+        victim.referenced = false
+        this.ring.add(victim)
+        continue
+      }
+      const descriptor = victim.open!
+      victim.open = undefined
       this.evictions++
       // Descriptor closes are synchronous at their start for the node Vfs (closeSync); an
       // error closing a read-only descriptor loses nothing, so it is ignored.
@@ -97,6 +113,10 @@ export class HandleCache {
 /** A ReadableFile whose descriptor the HandleCache may close and reopen between reads. */
 export class PooledFile implements ReadableFile {
   #closed = false
+  /** The open descriptor, while the HandleCache holds one (owned by the cache). */
+  open: ReadableFile | undefined = undefined
+  /** CLOCK bit: read since the cache last looked at it. */
+  referenced = false
 
   constructor(
     private readonly cache: HandleCache,
