@@ -1,5 +1,6 @@
 /**
- * SHA-256 of the files of a checkpoint, read once in large chunks, with a cache by inode.
+ * SHA-256 of the files of a checkpoint, hashed in a worker thread (hash-worker.ts), with a cache
+ * by inode.
  *
  * Why a cache: BACKUP.json comes first in the archive, so every file is hashed before the first
  * byte is sent. A checkpoint's tables are hard links of the live tree's immutable tables, so the
@@ -8,11 +9,10 @@
  * overwritten in place), and a new file gets a new inode or a new mtime. Linking a file changes
  * its ctime, not its mtime, so the key survives the links checkpoints make.
  */
-import { createHash } from 'node:crypto'
 import { open } from 'node:fs/promises'
 
-/** Bytes per read while hashing (1 MiB: few syscalls, little memory). */
-export const HASH_CHUNK_BYTES = 1024 * 1024
+import { sha256InWorker } from './hash-worker.js'
+
 /** Hashes remembered: ~100 bytes each, so 8 MiB at most. */
 export const HASH_CACHE_ENTRIES_MAX = 65_536
 
@@ -38,17 +38,10 @@ export async function hashFile(path: string, signal?: AbortSignal): Promise<File
       cache.set(key, known)
       return { size, sha256: known }
     }
-    const hash = createHash('sha256')
-    const buffer = Buffer.allocUnsafe(Math.min(HASH_CHUNK_BYTES, Math.max(size, 1)))
-    let position = 0
-    while (position < size) {
-      signal?.throwIfAborted()
-      const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, size - position), position)
-      if (bytesRead === 0) throw new Error('the file shrank while it was hashed')
-      hash.update(buffer.subarray(0, bytesRead))
-      position += bytesRead
-    }
-    const sha256 = hash.digest('hex')
+    signal?.throwIfAborted()
+    // Hashed in a worker thread: a checkpoint's every byte passes through here (hash-worker.ts).
+    const sha256 = await sha256InWorker(path, size)
+    signal?.throwIfAborted()
     cache.set(key, sha256)
     if (cache.size > HASH_CACHE_ENTRIES_MAX) cache.delete(cache.keys().next().value as string)
     return { size, sha256 }
