@@ -200,7 +200,7 @@ export class Maintenance {
     const core = this.core
     let meta: TableMeta | undefined
     if (!mem.isEmpty) {
-      const entries = await encodeEntryStream(mem.newIterator(), mem.approximateBytes)
+      const entries = await encodeEntryStream(mem.newIterator())
       const result = await this.runner.run({ type: 'flush', ...this.jobCommon(), entries, tombstones: [...mem.rangeTombstones()] })
       meta = result.tables[0]
     }

@@ -57,6 +57,8 @@ type Role =
 
 export class Tree {
   private readonly core: TreeCore
+  /** Made once: get() is the hot path and must not allocate a closure per call. */
+  private readonly tableById = (id: number): OpenTable => this.tables.get(id)
   private readonly role: Role
   private closed = false
 
@@ -210,7 +212,7 @@ export class Tree {
     this.checkOpen()
     const k = checkKey(key)
     const seqno = this.readSeqno(options.seqno)
-    return getValue(this.viewAt(seqno), (id) => this.tables.get(id), k, seqno, this.options.mergeOperator)
+    return getValue(this.viewAt(seqno), this.tableById, k, seqno, this.options.mergeOperator)
   }
 
   iterator(options: IteratorOptions = {}): TreeIterator {
