@@ -7,20 +7,11 @@
  *   files it lacks (counted on the leader's metrics).
  * The leader's restart is in replication-leader-restart.test.ts.
  */
-import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { tempDir, type ServeProcess } from '../helpers/cli-process.js'
-import { ADMIN, Http, SCALE, converged, freePort, kill, metric, startFollower, startLeader, waitFor } from '../replication/e2e-support.js'
+import { converged, e2eWorkspace, freePort, Http, kill, metric, SCALE, startFollower, startLeader, waitFor } from '../replication/e2e-support.js'
 
-const dir = tempDir('strata-e2e-repl-')
-t.teardown(dir.remove)
-const tokens = join(dir.path, 'tokens.json')
-writeFileSync(tokens, JSON.stringify([{ token: ADMIN, role: 'admin' }]))
-const processes: ServeProcess[] = []
-t.teardown(async () => {
-  for (const p of processes) await kill(p)
-})
+const { dir, tokens, processes } = e2eWorkspace(t, 'strata-e2e-repl-')
 
 async function fill(http: Http, round: number, n: number): Promise<void> {
   for (let i = 0; i < n; i += 100) {

@@ -8,21 +8,12 @@
  *   404 FILE_NOT_FOUND, takes a new delta and still converges. (The follower also runs with
  *   --max-transfer-mbps throughout.)
  */
-import { writeFileSync } from 'node:fs'
 import { createServer, request as httpRequest, type Server } from 'node:http'
 import { join } from 'node:path'
 import t from 'tap'
-import { tempDir, type ServeProcess } from '../helpers/cli-process.js'
-import { ADMIN, Http, SCALE, converged, freePort, kill, metric, startFollower, startLeader } from '../replication/e2e-support.js'
+import { converged, e2eWorkspace, freePort, Http, metric, SCALE, startFollower, startLeader } from '../replication/e2e-support.js'
 
-const dir = tempDir('strata-e2e-repl-faults-')
-t.teardown(dir.remove)
-const tokens = join(dir.path, 'tokens.json')
-writeFileSync(tokens, JSON.stringify([{ token: ADMIN, role: 'admin' }]))
-const processes: ServeProcess[] = []
-t.teardown(async () => {
-  for (const p of processes) await kill(p)
-})
+const { dir, tokens, processes } = e2eWorkspace(t, 'strata-e2e-repl-faults-')
 
 interface Proxy {
   url: string

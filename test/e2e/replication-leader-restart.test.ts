@@ -4,20 +4,11 @@
  * reconnects (backoff) and keeps following with deltas, without a bootstrap: the restarted
  * leader serves deltas from the edit history it seeds from its manifest.
  */
-import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { tempDir, type ServeProcess } from '../helpers/cli-process.js'
-import { ADMIN, Http, SCALE, converged, freePort, kill, startFollower, startLeader } from '../replication/e2e-support.js'
+import { converged, e2eWorkspace, freePort, Http, kill, SCALE, startFollower, startLeader } from '../replication/e2e-support.js'
 
-const dir = tempDir('strata-e2e-repl-lr-')
-t.teardown(dir.remove)
-const tokens = join(dir.path, 'tokens.json')
-writeFileSync(tokens, JSON.stringify([{ token: ADMIN, role: 'admin' }]))
-const processes: ServeProcess[] = []
-t.teardown(async () => {
-  for (const p of processes) await kill(p)
-})
+const { dir, tokens, processes } = e2eWorkspace(t, 'strata-e2e-repl-lr-')
 
 async function fill(http: Http, tag: string, n: number): Promise<void> {
   for (let i = 0; i < n; i += 200) {

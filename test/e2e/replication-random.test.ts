@@ -5,26 +5,17 @@
  * same seqno, every key and value of the follower equals the leader's. Seeded: replay with
  * STRATA_SEED=<seed>; STRATA_TEST_SCALE raises the restarts and the writes.
  */
-import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { tempDir, type ServeProcess } from '../helpers/cli-process.js'
 import { prng } from '../http/helpers.js'
-import { ADMIN, Http, SCALE, converged, freePort, kill, startFollower, startLeader } from '../replication/e2e-support.js'
+import { converged, e2eWorkspace, freePort, Http, kill, SCALE, startFollower, startLeader } from '../replication/e2e-support.js'
 
 const SEED = Number(process.env['STRATA_SEED'] ?? Date.now() % 1_000_000)
 t.comment(`seed ${SEED} (replay with STRATA_SEED=${SEED})`)
 const random = prng(SEED)
 const int = (n: number) => Math.floor(random() * n)
 
-const dir = tempDir('strata-e2e-repl-random-')
-t.teardown(dir.remove)
-const tokens = join(dir.path, 'tokens.json')
-writeFileSync(tokens, JSON.stringify([{ token: ADMIN, role: 'admin' }]))
-const processes: ServeProcess[] = []
-t.teardown(async () => {
-  for (const p of processes) await kill(p)
-})
+const { dir, tokens, processes } = e2eWorkspace(t, 'strata-e2e-repl-random-')
 
 const key = () => `k${String(int(2000)).padStart(5, '0')}`
 

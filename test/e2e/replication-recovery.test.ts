@@ -6,20 +6,11 @@
  * - a leader tree replaced by another of the same name (drop + create): the follower notices
  *   the new treeId and bootstraps; the old tree's keys are gone from it.
  */
-import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { tempDir, type ServeProcess } from '../helpers/cli-process.js'
-import { ADMIN, Http, SCALE, converged, freePort, kill, startFollower, startLeader, waitFor } from '../replication/e2e-support.js'
+import { converged, e2eWorkspace, freePort, Http, kill, SCALE, startFollower, startLeader, waitFor } from '../replication/e2e-support.js'
 
-const dir = tempDir('strata-e2e-repl-rec-')
-t.teardown(dir.remove)
-const tokens = join(dir.path, 'tokens.json')
-writeFileSync(tokens, JSON.stringify([{ token: ADMIN, role: 'admin' }]))
-const processes: ServeProcess[] = []
-t.teardown(async () => {
-  for (const p of processes) await kill(p)
-})
+const { dir, tokens, processes } = e2eWorkspace(t, 'strata-e2e-repl-rec-')
 
 async function fill(http: Http, tree: string, tag: string, n: number): Promise<void> {
   for (let i = 0; i < n; i += 200) {

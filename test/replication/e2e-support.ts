@@ -3,13 +3,34 @@
  * (`strata serve`) and a follower (`strata follow`) as real child processes, and a small HTTP
  * client over undici for both. Sizes scale with STRATA_TEST_SCALE (CI: 1).
  */
+import { writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
+import { join } from 'node:path'
 
 import { Agent, request } from 'undici'
 
-import { startServe, type ServeProcess } from '../helpers/cli-process.js'
+import { startServe, tempDir, type ServeProcess } from '../helpers/cli-process.js'
 
 export const ADMIN = 'admin-token-0123456789abcdef'
+/**
+ * What every replication e2e file starts with: a temp directory removed at the end, a tokens
+ * file with the admin token, and a list of processes killed at the end (push each one started).
+ */
+export function e2eWorkspace(
+  t: { teardown: (fn: () => unknown) => void },
+  prefix: string,
+): { dir: { path: string }; tokens: string; processes: ServeProcess[] } {
+  const dir = tempDir(prefix)
+  t.teardown(dir.remove)
+  const tokens = join(dir.path, 'tokens.json')
+  writeFileSync(tokens, JSON.stringify([{ token: ADMIN, role: 'admin' }]))
+  const processes: ServeProcess[] = []
+  t.teardown(async () => {
+    for (const p of processes) await kill(p)
+  })
+  return { dir, tokens, processes }
+}
+
 export const SCALE = Math.max(1, Number(process.env['STRATA_TEST_SCALE'] ?? '1'))
 
 /** Starts `args` with `env` added to this process's environment (the child copies it at spawn). */
