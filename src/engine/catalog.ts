@@ -347,12 +347,17 @@ export class Catalog {
       await this.removeDir(dir).catch(() => undefined)
       throw error
     }
+    await this.hold(name, tree, options)
+    return tree
+  }
+
+  /** Holds a tree just opened, or closes it if the catalog was closed meanwhile (CLOSED). */
+  private async hold(name: string, tree: Tree, options: CatalogTreeOptions): Promise<void> {
     if (this.closed) {
       await tree.close()
       throw new StrataError(ErrorCode.CLOSED, 'the catalog is closed')
     }
     this.trees.set(name, { tree, options })
-    return tree
   }
 
   /**
@@ -389,11 +394,7 @@ export class Catalog {
       await this.removeDir(dir).catch(() => undefined)
       throw error
     }
-    if (this.closed) {
-      await tree.close()
-      throw new StrataError(ErrorCode.CLOSED, 'the catalog is closed')
-    }
-    this.trees.set(name, { tree, options })
+    await this.hold(name, tree, options)
     return { tree, placed }
   }
 
