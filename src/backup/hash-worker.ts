@@ -20,6 +20,9 @@ const { createHash } = require('node:crypto')
 const { openSync, readSync, closeSync } = require('node:fs')
 const buffer = Buffer.allocUnsafe(${CHUNK_BYTES})
 parentPort.on('message', ({ id, path, size }) => {
+  // The descriptor is closed before the answer is posted: once the caller has its hash, this
+  // thread holds no file of the checkpoint (the caller may count or remove them at once).
+  let answer
   let fd
   try {
     fd = openSync(path, 'r')
@@ -31,12 +34,14 @@ parentPort.on('message', ({ id, path, size }) => {
       hash.update(buffer.subarray(0, n))
       position += n
     }
-    parentPort.postMessage({ id, sha256: hash.digest('hex') })
+    answer = { id, sha256: hash.digest('hex') }
   } catch (error) {
-    parentPort.postMessage({ id, error: String((error && error.message) || error) })
-  } finally {
-    if (fd !== undefined) closeSync(fd)
+    answer = { id, error: String((error && error.message) || error) }
   }
+  if (fd !== undefined) {
+    try { closeSync(fd) } catch {}
+  }
+  parentPort.postMessage(answer)
 })
 `
 
