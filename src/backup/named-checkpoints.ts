@@ -25,7 +25,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 
-import { CHECKPOINTS_DIR_NAME, TREE_OPTIONS_FILE_NAME, isValidTreeName, type Tree } from '../engine/index.js'
+import { CHECKPOINTS_DIR_NAME, TREE_OPTIONS_FILE_NAME, isValidTreeName, nodeVfs, type Tree } from '../engine/index.js'
 
 /** A named checkpoint id: 24 lowercase hex digits. */
 export const CHECKPOINT_ID_PATTERN = /^[0-9a-f]{24}$/
@@ -140,17 +140,17 @@ export class CheckpointStore {
         files += 1
         bytes += optionsFile.length
       }
-      await syncDir(creating)
+      await nodeVfs.syncDir(creating)
       const record: NamedCheckpoint = {
         id, tree: name, treeId: tree.treeId, versionId: result.versionId, seqno: result.seqno, files, bytes, createdAt: new Date().toISOString(),
       }
       await rename(creating, join(parent, id))
-      await syncDir(parent)
+      await nodeVfs.syncDir(parent)
       // The record is the commit point: written (temp, fsync, rename, fsync dir) after the files.
       const recordPath = join(parent, `${id}.json`)
       await writeDurably(`${recordPath}.tmp`, Buffer.from(JSON.stringify({ formatVersion: RECORD_FORMAT_VERSION, ...record })))
       await rename(`${recordPath}.tmp`, recordPath)
-      await syncDir(parent)
+      await nodeVfs.syncDir(parent)
       return record
     } catch (error) {
       await rm(creating, { recursive: true, force: true }).catch(() => undefined)
@@ -220,7 +220,7 @@ export class CheckpointStore {
     if ((await this.get(name, treeId, id)) === undefined) return false
     const parent = this.#treeDir(name)
     await rm(join(parent, `${id}.json`), { force: true })
-    await syncDir(parent)
+    await nodeVfs.syncDir(parent)
     const key = `${name}/${id}`
     if ((this.#readers.get(key) ?? 0) > 0) this.#doomed.add(key)
     else await rm(join(parent, id), { recursive: true, force: true })
@@ -347,11 +347,3 @@ async function writeDurably(path: string, data: Buffer): Promise<void> {
   }
 }
 
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r')
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-}

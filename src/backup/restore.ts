@@ -22,7 +22,7 @@
  * directory's catalog lock.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises'
+import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 
 import {
@@ -34,6 +34,7 @@ import {
   decodeTreeOptionsFile,
   isStrataError,
   isValidTreeName,
+  nodeVfs,
   resetTreeId,
   type CatalogTreeOptions,
   type TreeOptions,
@@ -80,13 +81,13 @@ export async function restoreArchive(source: AsyncIterable<Uint8Array>, options:
   await mkdir(staging) // not recursive: fails if it exists, so the directory is ours and empty
   try {
     const extracted = await extractArchive(source, staging, { maxBytes })
-    await syncDir(staging)
+    await nodeVfs.syncDir(staging)
     const treeOptions = await readTreeOptions(staging, extracted.manifest)
     const treeId = await prepareTree(staging, extracted.manifest, treeOptions, options.keepTreeId === true)
-    await syncDir(staging)
+    await nodeVfs.syncDir(staging)
     if (await exists(target)) throw new StrataError(ErrorCode.EXISTS, `tree '${treeName}' exists`)
     await rename(staging, target)
-    await syncDir(dataDir)
+    await nodeVfs.syncDir(dataDir)
     return { dir: target, manifest: extracted.manifest, treeId, compressed: extracted.compressed, archiveBytes: extracted.archiveBytes, options: treeOptions }
   } catch (error) {
     await rm(staging, { recursive: true, force: true }).catch(() => undefined)
@@ -135,12 +136,3 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Makes creates and renames in `dir` durable. */
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r')
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-}

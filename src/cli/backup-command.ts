@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util'
 import { request } from 'undici'
 
 import { isInvalidArchive, RESTORE_BYTES_MAX_DEFAULT, verifyArchive } from '../backup/index.js'
+import { nodeVfs } from '../engine/index.js'
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './help.js'
 import { UsageError } from './serve-config.js'
 
@@ -161,7 +162,7 @@ export async function backup(config: BackupConfig): Promise<BackupSummary> {
     if (verified.compressed !== (config.compression === 'zstd')) throw new Error('the server sent another compression than asked')
     if (verified.manifest.seqno !== seqno) throw new Error(`X-Seqno (${seqno}) and BACKUP.json (${verified.manifest.seqno}) disagree`)
     await rename(temp, config.out)
-    await syncDir(dirname(config.out))
+    await nodeVfs.syncDir(dirname(config.out))
     return { seqno, files: verified.manifest.files.length, bytes }
   } catch (error) {
     await rm(temp, { force: true }).catch(() => undefined)
@@ -228,11 +229,3 @@ async function exists(path: string): Promise<boolean> {
   return stat(path).then(() => true, () => false)
 }
 
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r')
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-}
