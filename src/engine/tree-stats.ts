@@ -46,6 +46,8 @@ export interface TreeStats {
   /** Commit groups that were slowed down or stopped by a write stall. */
   writeStalls: number
   compactionStrategy: string
+  /** Group commit since open: WAL appends (groups), writes in them, fsyncs they waited for. */
+  commits: { groups: number; batches: number; walSyncs: number }
   backgroundError: { code: string; message: string } | null
   options: { sync: string; compression: string; mergeOperator: string | null; memtableBytes: number; blockBytes: number; tableBytes: number; filterBitsPerKey: number; blockCacheBytes: number }
 }
@@ -62,6 +64,8 @@ export interface StatsInput {
   counters: { flushes: number; compactions: number; bytesFlushed: number; bytesCompacted: number; droppedTailBytes: number; cleanupErrors: number; stalls: number; trivialMoves: number }
   pendingCompactionBytes: number
   runningJobs: number
+  /** The commit pipeline's counters (zeros on a follower, which commits nothing itself). */
+  commits: TreeStats['commits']
   backgroundError: StrataError | undefined
   options: ResolvedOptions
 }
@@ -104,6 +108,7 @@ export function buildStats(input: StatsInput): TreeStats {
     trivialMoves: input.counters.trivialMoves,
     writeStalls: input.counters.stalls,
     compactionStrategy: input.options.compaction.strategy,
+    commits: { ...input.commits },
     backgroundError: input.backgroundError ? { code: input.backgroundError.code, message: input.backgroundError.message } : null,
     options: {
       sync: o.sync,

@@ -458,6 +458,7 @@ export class Tree {
       options: this.options,
       pendingCompactionBytes: this.role.kind === 'leader' ? this.role.maintenance.pendingCompactionBytes : 0,
       runningJobs: this.runner?.running ?? 0,
+      commits: this.role.kind === 'leader' ? this.role.pipeline.counts : { groups: 0, batches: 0, walSyncs: 0 },
     })
   }
 

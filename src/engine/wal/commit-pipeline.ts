@@ -56,7 +56,19 @@ const GROUP_BYTES_MAX = 4 * 1024 * 1024
 /** Longest stretch of back-to-back commits without an event-loop turn (see markTurn). */
 const FAIRNESS_SLICE_MS = 1
 
+/** What the pipeline did since the tree was opened (tree.stats().commits). */
+export interface CommitCounts {
+  /** Groups written: each is ONE WAL append. */
+  groups: number
+  /** Batches (writes) in those groups. */
+  batches: number
+  /** WAL fsyncs the groups waited for (sync 'always'): batches / walSyncs is group commit's sharing. */
+  walSyncs: number
+}
+
 export class CommitPipeline {
+  /** Counters of the work done (read by tree.stats()). */
+  readonly counts: CommitCounts = { groups: 0, batches: 0, walSyncs: 0 }
   private queue: (Pending | Barrier)[] = []
   private draining = false
   private failure: unknown = undefined
@@ -170,7 +182,12 @@ export class CommitPipeline {
     const wal = this.host.currentWal()
     wal.addRecords(records)
     for (const p of group) this.host.apply(p.seqno, p.ops)
-    if (this.host.syncPolicy === 'always') await wal.sync()
+    if (this.host.syncPolicy === 'always') {
+      await wal.sync()
+      this.counts.walSyncs++
+    }
+    this.counts.groups++
+    this.counts.batches += group.length
     const last = group[group.length - 1]!.seqno
     this.host.publish(last)
     this.host.onDurable?.(last, records)
