@@ -8,7 +8,9 @@
  *
  * Flags: --duration S (per run, default 10), --connections N (default 64), --quick, --dir DIR
  * (where the data and the fsync probe live; default the OS temp dir: measure the disk you
- * care about), --log-level L (the server's, default warn), --markdown.
+ * care about), --log-level L (the server's, default warn), --markdown, --cli PATH (the
+ * `strata` entry to run, default dist/cli/main.js: point it at another build for an A/B),
+ * --runs a,b (only these runs: ceiling, get, put, scan, compact; default all).
  *
  * Runs, in order:
  *   fsync     a loop of 100-byte append + fsync on one file: the disk's fsyncs/s alone
@@ -17,13 +19,18 @@
  *   put       PUT of 100-byte values under fresh keys, sync 'always' (group commit)
  *   scan      GET /v1/trees/bench/scan?prefix=scan-&limit=100 (100 items of 100 bytes)
  *   get+compact GET while flushes and major compactions run back to back
- * and prints req/s, p50/p99 latency, GET / ceiling and PUT/s / fsyncs/s.
+ * and prints req/s, p50/p99 latency, GET / ceiling and PUT/s / fsyncs/s, and for each run the
+ * server's CPU per request (utime + stime of its process from /proc, Linux only: the load
+ * generator shares the CPUs, so req/s alone mixes the two) and, for the PUT run, the PUTs
+ * acknowledged per WAL fsync (tree.stats().commits through /metrics): what group commit
+ * achieves whatever the disk's speed.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { closeSync, existsSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs'
+import { randomUUID } from 'node:crypto'
+import { closeSync, existsSync, fsyncSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { cpus, loadavg, tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 
@@ -42,7 +49,11 @@ const TREE = 'bench'
 const WARMUP_SECONDS = 1
 /** Seconds the fsync probe runs. */
 const FSYNC_PROBE_SECONDS = 3
-const CLI = join(repoRoot(), 'dist/cli/main.js')
+const DEFAULT_CLI = join(repoRoot(), 'dist/cli/main.js')
+/** Linux reports process CPU times in clock ticks of 1/100 s (USER_HZ). */
+const CLOCK_TICKS_PER_SECOND = 100
+const RUN_NAMES = ['ceiling', 'get', 'put', 'scan', 'compact'] as const
+type RunName = (typeof RUN_NAMES)[number]
 
 /** The nearest directory above this file holding package.json (source or dist-bench/ alike). */
 function repoRoot(): string {
@@ -58,9 +69,13 @@ export interface BenchRow {
   p99Ms: number
   errors: number
   non2xx: number
+  /** Requests answered in the measured window (2xx or not). */
+  completed: number
+  /** CPU seconds (user + system) the server process spent in the measured window; NaN off Linux. */
+  serverCpuSeconds: number
 }
 
-interface Config { durationSeconds: number; connections: number; dir: string; logLevel: string; markdown: boolean }
+interface Config { durationSeconds: number; connections: number; dir: string; logLevel: string; markdown: boolean; cli: string; runs: ReadonlySet<RunName> }
 
 function parseConfig(argv: string[]): Config {
   const { values } = parseArgs({
@@ -68,21 +83,32 @@ function parseConfig(argv: string[]): Config {
     options: {
       duration: { type: 'string' }, connections: { type: 'string' }, quick: { type: 'boolean' },
       dir: { type: 'string' }, 'log-level': { type: 'string' }, markdown: { type: 'boolean' }, 'ceiling-server': { type: 'boolean' },
+      cli: { type: 'string' }, runs: { type: 'string' },
     },
   })
   const duration = Number(values.duration ?? (values.quick === true ? 2 : 10))
   const connections = Number(values.connections ?? 64)
   if (!Number.isInteger(duration) || duration < 1) throw new Error('--duration needs an integer >= 1')
   if (!Number.isInteger(connections) || connections < 1) throw new Error('--connections needs an integer >= 1')
-  return { durationSeconds: duration, connections, dir: values.dir ?? tmpdir(), logLevel: values['log-level'] ?? 'warn', markdown: values.markdown === true }
+  const runs = (values.runs ?? RUN_NAMES.join(',')).split(',').map((r) => r.trim())
+  for (const r of runs) if (!(RUN_NAMES as readonly string[]).includes(r)) throw new Error(`--runs takes ${RUN_NAMES.join(', ')}; got '${r}'`)
+  return {
+    durationSeconds: duration, connections, dir: values.dir ?? tmpdir(), logLevel: values['log-level'] ?? 'warn', markdown: values.markdown === true,
+    cli: resolve(values.cli ?? DEFAULT_CLI), runs: new Set(runs as RunName[]),
+  }
 }
 
-/** The ceiling: bare Fastify, the same route shape, the value from a Map. */
+/**
+ * The ceiling: bare Fastify, the same route shape and the same answer as the server's GET (the
+ * value as application/octet-stream with `x-request-id` and `x-seqno`), the value from a Map:
+ * no validation, auth, metrics, logging or engine.
+ */
 async function runCeilingServer(): Promise<void> {
   const { default: Fastify } = await import('fastify')
   const values = new Map<string, Buffer>([['hot', Buffer.alloc(VALUE_BYTES, 0x76)]])
-  const app = Fastify({ logger: false })
+  const app = Fastify({ logger: false, genReqId: () => randomUUID() })
   app.get<{ Params: { tree: string; key: string } }>('/v1/trees/:tree/keys/:key', async (request, reply) => {
+    reply.header('x-request-id', request.id)
     const value = values.get(request.params.key)
     if (value === undefined) return reply.code(404).send({ statusCode: 404, code: 'KEY_NOT_FOUND', error: 'Not Found', message: 'no such key' })
     return reply.header('x-seqno', '1').type('application/octet-stream').send(value)
@@ -151,9 +177,27 @@ async function load(url: string): Promise<void> {
   await call(`${url}/v1/trees/${TREE}/batch`, { method: 'POST', headers: json, body: JSON.stringify({ ops }) })
 }
 
-async function measure(name: string, options: AutocannonOptions): Promise<BenchRow> {
+/** CPU seconds (user + system) process `pid` has used, from /proc; NaN where there is none. */
+export function processCpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
+    // Fields after the command name (which may hold spaces, so split after its closing paren).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND // utime, stime (fields 14, 15)
+  } catch {
+    return Number.NaN
+  }
+}
+
+/** Runs the warm-up, then the measured run; `counter` (if given) is read around the measured run. */
+async function measure(name: string, server: ChildProcess, options: AutocannonOptions, counter?: () => Promise<number>): Promise<BenchRow & { counterDelta: number }> {
   await autocannon({ ...options, duration: WARMUP_SECONDS })
+  const counterBefore = counter === undefined ? 0 : await counter()
+  const cpuBefore = processCpuSeconds(server.pid)
   const result = await autocannon(options)
+  const serverCpuSeconds = processCpuSeconds(server.pid) - cpuBefore
+  const counterDelta = counter === undefined ? Number.NaN : await counter() - counterBefore
   const completed = result.totalCompletedRequests ?? result.requests.total
   return {
     name,
@@ -162,7 +206,17 @@ async function measure(name: string, options: AutocannonOptions): Promise<BenchR
     p99Ms: result.latency.p99,
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
+    completed,
+    serverCpuSeconds,
+    counterDelta,
   }
+}
+
+/** The value of `name{tree="bench"}` in the server's /metrics (0 when absent). */
+async function treeMetric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text()
+  const match = new RegExp(`^${name}\\{tree="${TREE}"\\} (\\S+)$`, 'm').exec(text)
+  return match === null ? 0 : Number(match[1])
 }
 
 /** Flush + major compaction back to back until `stopped()`; returns how many compactions ran. */
@@ -180,56 +234,79 @@ async function compactLoop(url: string, stopped: () => boolean): Promise<number>
   return compactions
 }
 
-function formatTable(rows: BenchRow[], fsyncsPerSecond: number, compactions: number, config: Config): string[] {
+interface Extras { fsyncsPerSecond: number; walSyncs: number; compactions: number }
+
+/** `n` with a fixed number of decimals, or `-` when unknown. */
+function figure(n: number, digits = 0): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : '-'
+}
+
+function formatTable(rows: BenchRow[], extras: Extras, config: Config): string[] {
   const ceiling = rows.find((r) => r.name === 'ceiling GET (Map)')
   const put = rows.find((r) => r.name === 'PUT 100 B, sync always')
   const lines = [
-    `| run | req/s | p50 ms | p99 ms | errors | non-2xx | vs ceiling |`,
-    `|---|---:|---:|---:|---:|---:|---:|`,
+    `| run | req/s | p50 ms | p99 ms | errors | non-2xx | vs ceiling | server CPU us/req | req/s per server CPU |`,
+    `|---|---:|---:|---:|---:|---:|---:|---:|---:|`,
   ]
   for (const r of rows) {
     const ratio = ceiling === undefined || r === ceiling || !r.name.startsWith('GET') ? '' : `${(r.requestsPerSecond / ceiling.requestsPerSecond).toFixed(2)}x`
-    lines.push(`| ${r.name} | ${Math.round(r.requestsPerSecond)} | ${r.p50Ms} | ${r.p99Ms} | ${r.errors} | ${r.non2xx} | ${ratio} |`)
+    const cpuPerRequest = r.serverCpuSeconds / r.completed
+    lines.push(`| ${r.name} | ${Math.round(r.requestsPerSecond)} | ${r.p50Ms} | ${r.p99Ms} | ${r.errors} | ${r.non2xx} | ${ratio} | ${figure(cpuPerRequest * 1e6)} | ${figure(1 / cpuPerRequest)} |`)
   }
   lines.push('')
-  lines.push(`disk alone: ${Math.round(fsyncsPerSecond)} fsyncs/s (${VALUE_BYTES}-byte append + fsync, one file, ${FSYNC_PROBE_SECONDS} s)`)
-  if (put !== undefined) lines.push(`PUT/s / fsyncs/s = ${(put.requestsPerSecond / fsyncsPerSecond).toFixed(1)}x (group commit)`)
-  lines.push(`compactions during 'GET during compaction': ${compactions}`)
-  lines.push(`${config.connections} connections, ${config.durationSeconds} s per run after ${WARMUP_SECONDS} s of warm-up, server --log-level ${config.logLevel}`)
+  lines.push(`disk alone: ${Math.round(extras.fsyncsPerSecond)} fsyncs/s (${VALUE_BYTES}-byte append + fsync, one file, ${FSYNC_PROBE_SECONDS} s)`)
+  if (put !== undefined) {
+    lines.push(`PUT/s / fsyncs/s = ${(put.requestsPerSecond / extras.fsyncsPerSecond).toFixed(1)}x (group commit, bounded by the disk)`)
+    const acknowledged = put.completed - put.non2xx
+    lines.push(`PUTs acknowledged per WAL fsync = ${figure(acknowledged / extras.walSyncs, 1)} (${acknowledged} PUTs, ${extras.walSyncs} fsyncs: group commit's sharing, whatever the disk)`)
+  }
+  if (config.runs.has('compact')) lines.push(`compactions during 'GET during compaction': ${extras.compactions}`)
+  lines.push(`${config.connections} connections, ${config.durationSeconds} s per run after ${WARMUP_SECONDS} s of warm-up, server --log-level ${config.logLevel}, ${config.cli}`)
   lines.push(`${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end, Node ${process.version}`)
   return lines
 }
 
 export async function runBench(config: Config): Promise<string[]> {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`)
+  if (!existsSync(config.cli)) throw new Error(`${config.cli} is missing: run \`npm run build\` first`)
   const workDir = mkdtempSync(join(config.dir, 'strata-http-bench-'))
   const children: ChildProcess[] = []
   try {
-    const fsyncsPerSecond = measureFsyncsPerSecond(workDir)
-    const strata = await startChild([CLI, 'serve', '--data', join(workDir, 'data'), '--port', '0', '--sync', 'always', '--log-level', config.logLevel])
+    const fsyncsPerSecond = config.runs.has('put') ? measureFsyncsPerSecond(workDir) : Number.NaN
+    const strata = await startChild([config.cli, 'serve', '--data', join(workDir, 'data'), '--port', '0', '--sync', 'always', '--log-level', config.logLevel])
     children.push(strata.child)
-    const ceiling = await startChild([fileURLToPath(import.meta.url), '--ceiling-server'])
-    children.push(ceiling.child)
     await load(strata.url)
     const base = { connections: config.connections, duration: config.durationSeconds }
     const rows: BenchRow[] = []
-    rows.push(await measure('ceiling GET (Map)', { ...base, url: `${ceiling.url}/v1/trees/${TREE}/keys/hot` }))
-    rows.push(await measure('GET 100 B', { ...base, url: `${strata.url}/v1/trees/${TREE}/keys/hot` }))
-    let next = 0
-    rows.push(await measure('PUT 100 B, sync always', {
-      ...base, url: strata.url,
-      requests: [{
-        method: 'PUT', body: Buffer.alloc(VALUE_BYTES, 0x70), headers: { 'content-type': 'application/octet-stream' },
-        setupRequest: (request) => ({ ...request, path: `/v1/trees/${TREE}/keys/put-${String(next++).padStart(9, '0')}` }),
-      }],
-    }))
-    rows.push(await measure(`scan ${SCAN_ITEMS} items`, { ...base, url: `${strata.url}/v1/trees/${TREE}/scan?prefix=scan-&limit=${SCAN_ITEMS}` }))
-    let stopped = false
-    const churn = compactLoop(strata.url, () => stopped)
-    rows.push(await measure('GET 100 B during compaction', { ...base, url: `${strata.url}/v1/trees/${TREE}/keys/hot` }))
-    stopped = true
-    const compactions = await churn
-    return formatTable(rows, fsyncsPerSecond, compactions, config)
+    if (config.runs.has('ceiling')) {
+      const ceiling = await startChild([fileURLToPath(import.meta.url), '--ceiling-server'])
+      children.push(ceiling.child)
+      rows.push(await measure('ceiling GET (Map)', ceiling.child, { ...base, url: `${ceiling.url}/v1/trees/${TREE}/keys/hot` }))
+      await stop(ceiling.child) // idle from here on, but no process should share the CPUs
+    }
+    if (config.runs.has('get')) rows.push(await measure('GET 100 B', strata.child, { ...base, url: `${strata.url}/v1/trees/${TREE}/keys/hot` }))
+    let walSyncs = Number.NaN
+    if (config.runs.has('put')) {
+      let next = 0
+      const row = await measure('PUT 100 B, sync always', strata.child, {
+        ...base, url: strata.url,
+        requests: [{
+          method: 'PUT', body: Buffer.alloc(VALUE_BYTES, 0x70), headers: { 'content-type': 'application/octet-stream' },
+          setupRequest: (request) => ({ ...request, path: `/v1/trees/${TREE}/keys/put-${String(next++).padStart(9, '0')}` }),
+        }],
+      }, () => treeMetric(strata.url, 'strata_wal_syncs_total'))
+      walSyncs = row.counterDelta
+      rows.push(row)
+    }
+    if (config.runs.has('scan')) rows.push(await measure(`scan ${SCAN_ITEMS} items`, strata.child, { ...base, url: `${strata.url}/v1/trees/${TREE}/scan?prefix=scan-&limit=${SCAN_ITEMS}` }))
+    let compactions = 0
+    if (config.runs.has('compact')) {
+      let stopped = false
+      const churn = compactLoop(strata.url, () => stopped)
+      rows.push(await measure('GET 100 B during compaction', strata.child, { ...base, url: `${strata.url}/v1/trees/${TREE}/keys/hot` }))
+      stopped = true
+      compactions = await churn
+    }
+    return formatTable(rows, { fsyncsPerSecond, walSyncs, compactions }, config)
   } finally {
     await Promise.all(children.map(stop))
     rmSync(workDir, { recursive: true, force: true })

@@ -99,6 +99,11 @@ t.test('per-tree reads and writes, and engine figures from stats()', async (t) =
   t.ok(ratio !== undefined && ratio >= 0 && ratio <= 1, `cache hit ratio ${ratio}`)
   const stats = (await server.inject({ method: 'GET', url: '/v1/trees/t1' })).json() as TreeStats
   t.equal(sample(text, 'strata_block_cache_hits_total', { tree: 't1' }), stats.cache.hits, 'cache hits as in stats()')
+  // Group commit: the requests came one at a time, so each write was its own group and fsync.
+  t.equal(sample(text, 'strata_commit_writes_total', { tree: 't1' }), 202, 'every write committed')
+  t.equal(sample(text, 'strata_commit_groups_total', { tree: 't1' }), 202, 'one group per sequential write')
+  t.equal(sample(text, 'strata_wal_syncs_total', { tree: 't1' }), 202, "sync 'always': one fsync per group")
+  t.equal(sample(text, 'strata_wal_syncs_total', { tree: 't2' }), 0, 'no writes, no fsyncs')
 
   t.equal((await server.inject({ method: 'DELETE', url: '/v1/trees/t1' })).statusCode, 204)
   const after = await scrape(server)
@@ -122,7 +127,7 @@ t.test('the plugin alone: stats read once per tree per scrape, failures skipped'
   server.get('/x/:id', async () => 'ok')
   t.teardown(() => server.close())
   let reads = 0
-  const stats = { seqno: 7, flushes: 1, compactions: 2, bytesFlushed: 3, bytesCompacted: 4, diskBytes: 5, memtableBytes: 6, tables: 1, backgroundError: null, cache: { hits: 3, misses: 1 } }
+  const stats = { seqno: 7, flushes: 1, compactions: 2, bytesFlushed: 3, bytesCompacted: 4, diskBytes: 5, memtableBytes: 6, tables: 1, backgroundError: null, cache: { hits: 3, misses: 1 }, commits: { groups: 2, batches: 9, walSyncs: 2 } }
   server.metrics.setTreeSource(() => [
     { name: 'fake', stats: () => { reads += 1; return stats as unknown as TreeStats } },
     { name: 'closing', stats: () => { throw new Error('closed') } },
@@ -135,6 +140,8 @@ t.test('the plugin alone: stats read once per tree per scrape, failures skipped'
   t.equal(sample(text, 'strata_tree_seqno', { tree: 'fake' }), 7)
   t.equal(sample(text, 'strata_block_cache_hit_ratio', { tree: 'fake' }), 0.75)
   t.equal(sample(text, 'strata_compaction_bytes_total', { tree: 'fake' }), 4)
+  t.equal(sample(text, 'strata_commit_writes_total', { tree: 'fake' }), 9)
+  t.equal(sample(text, 'strata_wal_syncs_total', { tree: 'fake' }), 2)
   t.equal(sample(text, 'strata_tree_seqno', { tree: 'closing' }), undefined, 'a tree whose stats() throws is skipped')
   t.equal(sample(text, 'strata_tree_reads_total', { tree: 'fake' }), 3)
   t.equal(sample(text, 'strata_tree_writes_total', { tree: 'fake' }), 1)

@@ -78,6 +78,9 @@ const TREE_COUNTERS: readonly { name: string; help: string; read: (s: TreeStats)
   { name: 'strata_compaction_bytes_total', help: 'Bytes written by compactions since the tree was opened', read: (s) => s.bytesCompacted },
   { name: 'strata_block_cache_hits_total', help: 'Block cache hits since the tree was opened', read: (s) => s.cache.hits },
   { name: 'strata_block_cache_misses_total', help: 'Block cache misses since the tree was opened', read: (s) => s.cache.misses },
+  { name: 'strata_commit_groups_total', help: 'Commit groups (one WAL append each) since the tree was opened', read: (s) => s.commits.groups },
+  { name: 'strata_commit_writes_total', help: 'Write batches committed in those groups since the tree was opened', read: (s) => s.commits.batches },
+  { name: 'strata_wal_syncs_total', help: "WAL fsyncs commits waited for (sync 'always'); writes / syncs is group commit's sharing", read: (s) => s.commits.walSyncs },
 ]
 const TREE_GAUGES: readonly { name: string; help: string; read: (s: TreeStats) => number }[] = [
   { name: 'strata_tree_seqno', help: 'Newest durable sequence number of the tree', read: (s) => s.seqno },
