@@ -1,8 +1,9 @@
 /**
  * Group commit. Writers enqueue encoded batches; one drain loop writes every batch queued so
- * far with ONE append and ONE fsync, inserts them into the memtable, then publishes the group's
- * last seqno and resolves its writers. Batches queued while an fsync is in flight form the next
- * group, so concurrent writers share fsyncs (leveldb DBImpl::Write writer queue).
+ * far with ONE append and ONE fsync, inserts them into the memtable (while the fsync runs on
+ * the threadpool), then publishes the group's last seqno and resolves its writers. Batches
+ * queued while an fsync is in flight form the next group, so concurrent writers share fsyncs
+ * (leveldb DBImpl::Write writer queue).
  *
  * Invariants:
  * - Seqnos are assigned at enqueue, in call order, and groups are written in that order; so
@@ -181,9 +182,17 @@ export class CommitPipeline {
     const records = group.map((p) => p.record)
     const wal = this.host.currentWal()
     wal.addRecords(records)
-    for (const p of group) this.host.apply(p.seqno, p.ops)
-    if (this.host.syncPolicy === 'always') {
-      await wal.sync()
+    // The fsync runs on the threadpool while this thread inserts the group into the memtable:
+    // the bytes are already in the OS, and nothing inserted is visible before publish().
+    const synced = this.host.syncPolicy === 'always' ? wal.sync() : undefined
+    try {
+      for (const p of group) this.host.apply(p.seqno, p.ops)
+    } catch (error) {
+      await synced?.catch(() => undefined) // never leave the sync's rejection unhandled
+      throw error
+    }
+    if (synced !== undefined) {
+      await synced
       this.counts.walSyncs++
     }
     this.counts.groups++
