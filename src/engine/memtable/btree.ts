@@ -143,15 +143,30 @@ export class BTree {
    * (key, seqno). O(log n).
    */
   insert(key: Uint8Array, seqno: number, kind: KeyKind, value: Uint8Array): void {
-    const leaf = this.#descend(key, seqno, true)
-    const at = search(this.#arena, leaf.refs, leaf.seqnos, key, seqno, false)
-    const duplicate = at < leaf.refs.length && leaf.seqnos[at] === seqno &&
-      this.#arena.compareKey(leaf.refs[at] as number, key) === 0
-    assert(!duplicate, 'duplicate (user key, seqno) in the memtable')
+    let leaf: Leaf
+    let at: number
+    if (this.#followsLast(key, seqno)) {
+      // Keys in order (fillseq, a sorted batch): one compare instead of a descent.
+      leaf = this.#rightmostPath()
+      at = leaf.refs.length
+    } else {
+      leaf = this.#descend(key, seqno, true)
+      at = search(this.#arena, leaf.refs, leaf.seqnos, key, seqno, false)
+      const duplicate = at < leaf.refs.length && leaf.seqnos[at] === seqno &&
+        this.#arena.compareKey(leaf.refs[at] as number, key) === 0
+      assert(!duplicate, 'duplicate (user key, seqno) in the memtable')
+    }
     const appending = at === leaf.refs.length && leaf === this.#lastLeaf
-    leaf.refs.splice(at, 0, this.#arena.append(key, value))
-    leaf.seqnos.splice(at, 0, seqno)
-    leaf.kinds.splice(at, 0, kind)
+    const ref = this.#arena.append(key, value)
+    if (at === leaf.refs.length) {
+      leaf.refs.push(ref)
+      leaf.seqnos.push(seqno)
+      leaf.kinds.push(kind)
+    } else {
+      leaf.refs.splice(at, 0, ref)
+      leaf.seqnos.splice(at, 0, seqno)
+      leaf.kinds.splice(at, 0, kind)
+    }
     leaf.version++
     this.#count++
     if (leaf.refs.length <= LEAF_ENTRIES_MAX) return
@@ -186,6 +201,29 @@ export class BTree {
   /** A new cursor, positioned nowhere (invalid) until a positioning call. */
   cursor(): BTreeCursor {
     return new BTreeCursor(this)
+  }
+
+  /** True when (key, seqno) comes after every entry in internal order (a non-empty tree). */
+  #followsLast(key: Uint8Array, seqno: number): boolean {
+    const last = this.#lastLeaf
+    const n = last.refs.length
+    if (n === 0) return false
+    const c = this.#arena.compareKey(last.refs[n - 1] as number, key)
+    return c < 0 || (c === 0 && (last.seqnos[n - 1] as number) > seqno)
+  }
+
+  /** Records the path to the last leaf (every last child: no compares) and returns that leaf. */
+  #rightmostPath(): Leaf {
+    let node = this.#root
+    for (let depth = 0; depth < this.#innerDepth; depth++) {
+      const inner = node as Inner
+      const index = inner.children.length - 1
+      this.#pathNodes[depth] = inner
+      this.#pathIndexes[depth] = index
+      node = inner.children[index] as Leaf | Inner
+    }
+    assert(node === this.#lastLeaf, 'the rightmost path ends on the last leaf')
+    return node
   }
 
   /** The leaf where (key, seqno) is or would be inserted. Records the path when asked. */

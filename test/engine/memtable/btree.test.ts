@@ -25,6 +25,26 @@ function build(entries: readonly Entry[]): BTree {
   return tree
 }
 
+/** Even keys in order; after each, sometimes an odd key already passed, or the same key again
+ *  at a lower seqno (both follow or precede the last entry depending on the seqno). */
+function ascendingWithInsertsBehind(count: number, random: { int(n: number): number }): Entry[] {
+  const out: Entry[] = []
+  for (let i = 0; i < count; i++) {
+    out.push(entry(keyOf(2 * i), 10))
+    const r = random.int(8)
+    if (r === 0) out.push(entry(keyOf(2 * random.int(i + 1) + 1), 10))
+    else if (r === 1) out.push(entry(keyOf(2 * i), 9))
+    else if (r === 2 && i > 0) out.push(entry(keyOf(2 * (i - 1)), 11))
+  }
+  const seen = new Set<string>()
+  return out.filter((e) => {
+    const id = `${e.key.toString('hex')}#${e.seqno}`
+    if (seen.has(id)) return false
+    seen.add(id)
+    return true
+  })
+}
+
 function sorted(entries: readonly Entry[]): Entry[] {
   return [...entries].sort(compareEntries)
 }
@@ -74,6 +94,8 @@ t.test('insert orders shape the tree differently but always iterate in internal 
     random: random.shuffle([...ascending]),
     'one key, rising seqnos': Array.from({ length: 3000 }, (_, i) => entry('k', i + 1)),
     'one key, falling seqnos': Array.from({ length: 3000 }, (_, i) => entry('k', 3000 - i)),
+    // Appends at the end (the in-order fast path) mixed with inserts behind the last entry.
+    'ascending with inserts behind': ascendingWithInsertsBehind(count, random),
   }
   for (const [name, entries] of Object.entries(patterns)) {
     const tree = build(entries)
@@ -111,6 +133,8 @@ t.test('a duplicate (key, seqno) is a programmer error', (t) => {
   tree.insert(Buffer.from('k'), 5, KeyKind.Put, Buffer.from('v'))
   tree.insert(Buffer.from('k'), 4, KeyKind.Put, Buffer.from('v'))
   t.throws(() => tree.insert(Buffer.from('k'), 5, KeyKind.Delete, Buffer.alloc(0)), AssertionError)
+  // The last entry again (the in-order fast path must not take it as an append).
+  t.throws(() => tree.insert(Buffer.from('k'), 4, KeyKind.Delete, Buffer.alloc(0)), AssertionError)
   t.equal(tree.count, 2)
   t.end()
 })
