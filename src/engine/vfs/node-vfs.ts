@@ -6,8 +6,9 @@
  * - readAt never returns a short read: it loops on fs.readSync, and a read past the end of the
  *   file is a CORRUPTION naming the file's base name and the offset (the caller trusted a length
  *   or offset that the file does not have).
- * - append loops on fs.writeSync until every byte is written; sync is an fsync on the libuv
- *   threadpool (FileHandle.sync), so the main thread never waits on the disk for it.
+ * - append loops on fs.writeSync until every byte is written; sync is an fdatasync on the libuv
+ *   threadpool (FileHandle.datasync: data and size, not timestamps), so the main thread never
+ *   waits on the disk for it.
  * - create unlinks an existing file first, so the handle refers to a NEW inode: a hard link to
  *   the old file (a checkpoint) keeps its bytes (pebble vfs.FS.Create).
  * - Errors: ENOENT => NOT_FOUND, EEXIST => EXISTS, anything else => IO with the system error as
@@ -94,17 +95,24 @@ class NodeReadableFile implements ReadableFile {
   }
 
   readAt(offset: number, length: number): Buffer {
+    assertOffsetAndLength(offset, length)
+    const out = Buffer.allocUnsafe(length)
+    this.readInto(offset, out)
+    return out
+  }
+
+  readInto(offset: number, target: Uint8Array): void {
     assert(this.#descriptor !== undefined, `readAt on closed file ${this.#file}`)
+    const length = target.length
     assertOffsetAndLength(offset, length)
     if (offset + length > this.sizeBytes) {
       throw corruption(`read of ${length} bytes past the end (size ${this.sizeBytes})`, this.#file, offset)
     }
-    const out = Buffer.allocUnsafe(length)
     let doneBytes = 0
     while (doneBytes < length) {
       let readBytes: number
       try {
-        readBytes = fs.readSync(this.#descriptor.fd, out, doneBytes, length - doneBytes, offset + doneBytes)
+        readBytes = fs.readSync(this.#descriptor.fd, target, doneBytes, length - doneBytes, offset + doneBytes)
       } catch (err) {
         throw systemError(err, 'read', this.#file)
       }
@@ -112,7 +120,6 @@ class NodeReadableFile implements ReadableFile {
       doneBytes += readBytes
     }
     assert(doneBytes === length, 'readAt: short read')
-    return out
   }
 
   async close(): Promise<void> {
@@ -157,7 +164,9 @@ class NodeWritableFile implements WritableFile {
   async sync(): Promise<void> {
     const handle = this.#handle
     assert(handle !== undefined, `sync on closed file ${this.#file}`)
-    await attempt('sync', this.#file, () => handle.sync())
+    // fdatasync: flushes the data and the metadata needed to read it back (the file's size),
+    // not timestamps; what `sync()` promises, and what RocksDB uses (use_fsync = false).
+    await attempt('sync', this.#file, () => handle.datasync())
   }
 
   async close(): Promise<void> {
