@@ -13,7 +13,7 @@
  * The result is exactly what applying the ops one by one would have produced.
  */
 import { KEY_BYTES_MAX, KeyKind } from './base/internal-key.js'
-import { toBuffer } from './base/bytes.js'
+import { compareBytes, toBuffer } from './base/bytes.js'
 import { StrataError, ErrorCode, invalidArgument } from './errors.js'
 import type { MergeOperator } from './merge/merge-operator.js'
 import { BATCH_OPS_MAX, VALUE_BYTES_MAX } from './options.js'
@@ -25,7 +25,8 @@ export function checkKey(key: KeyInput, what = 'key'): Buffer {
   if (typeof key !== 'string' && !(key instanceof Uint8Array)) {
     throw invalidArgument(`${what} must be a Uint8Array or a string`)
   }
-  const buf = Buffer.from(toBuffer(key)) // owned copy: the caller may reuse its buffer
+  // An owned copy (the caller may reuse its buffer); a string's encoding is one already.
+  const buf = typeof key === 'string' ? Buffer.from(key, 'utf8') : Buffer.from(toBuffer(key))
   if (buf.length < 1 || buf.length > KEY_BYTES_MAX) {
     throw invalidArgument(`${what} must be 1 to ${KEY_BYTES_MAX} bytes, got ${buf.length}`)
   }
@@ -36,10 +37,12 @@ export function checkValue(value: KeyInput, what = 'value'): Buffer {
   if (typeof value !== 'string' && !(value instanceof Uint8Array)) {
     throw invalidArgument(`${what} must be a Uint8Array or a string`)
   }
-  const buf = Buffer.from(toBuffer(value))
+  const buf = typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(toBuffer(value))
   if (buf.length > VALUE_BYTES_MAX) throw invalidArgument(`${what} is over ${VALUE_BYTES_MAX} bytes`)
   return buf
 }
+
+const EMPTY = Buffer.alloc(0)
 
 interface PointOp {
   kind: KeyKind
@@ -47,8 +50,16 @@ interface PointOp {
   value: Buffer
 }
 
-/** Builds the coalesced op list of one batch. Knows nothing about trees. */
+/**
+ * Builds the coalesced op list of one batch. Knows nothing about trees.
+ *
+ * While every point key comes after the previous one (a sorted batch, the common bulk load)
+ * the keys are distinct and nothing can coalesce: ops go to a plain array, with no Map entry
+ * and no string per key. The first key out of order (or a deleteRange) moves them to the Map.
+ */
 export class BatchBuilder {
+  /** Point ops in order of strictly increasing keys; undefined once `points` took over. */
+  private ordered: PointOp[] | undefined = []
   private readonly points = new Map<string, PointOp>()
   private ranges: { start: Buffer; end: Buffer }[] = []
   private opCount = 0
@@ -63,17 +74,48 @@ export class BatchBuilder {
     if (++this.opCount > BATCH_OPS_MAX) throw invalidArgument(`a batch holds at most ${BATCH_OPS_MAX} ops`)
   }
 
+  /** True while ops are kept in order and `key` comes after every key so far. */
+  private follows(key: Buffer): boolean {
+    const ordered = this.ordered
+    if (ordered === undefined) return false
+    const last = ordered[ordered.length - 1]
+    return last === undefined || compareBytes(last.key, key) < 0
+  }
+
+  /** Moves the ordered ops to the Map (from now on every op goes there). */
+  private useMap(): void {
+    if (this.ordered === undefined) return
+    for (const op of this.ordered) this.points.set(op.key.toString('latin1'), op)
+    this.ordered = undefined
+  }
+
+  private setPoint(op: PointOp): void {
+    if (this.follows(op.key)) {
+      this.ordered!.push(op)
+      return
+    }
+    this.useMap()
+    this.points.set(op.key.toString('latin1'), op)
+  }
+
+  /** The batch's earlier point op of `key`, if any. */
+  private pointOf(key: Buffer): PointOp | undefined {
+    if (this.follows(key)) return undefined
+    this.useMap()
+    return this.points.get(key.toString('latin1'))
+  }
+
   put(key: KeyInput, value: KeyInput): void {
     const k = checkKey(key)
     const v = checkValue(value)
     this.count()
-    this.points.set(k.toString('latin1'), { kind: KeyKind.Put, key: k, value: v })
+    this.setPoint({ kind: KeyKind.Put, key: k, value: v })
   }
 
   delete(key: KeyInput): void {
     const k = checkKey(key)
     this.count()
-    this.points.set(k.toString('latin1'), { kind: KeyKind.Delete, key: k, value: Buffer.alloc(0) })
+    this.setPoint({ kind: KeyKind.Delete, key: k, value: EMPTY })
   }
 
   merge(key: KeyInput, operand: KeyInput): void {
@@ -83,20 +125,19 @@ export class BatchBuilder {
     const v = checkValue(operand, 'operand')
     op.validateOperand(v)
     this.count()
-    const id = k.toString('latin1')
-    const prev = this.points.get(id)
+    const prev = this.pointOf(k)
     if (prev === undefined) {
-      this.points.set(id, { kind: KeyKind.Merge, key: k, value: v })
+      this.setPoint({ kind: KeyKind.Merge, key: k, value: v })
       return
     }
     const merger = op.start(k, v)
     if (prev.kind === KeyKind.Merge) {
       merger.mergeOlder(prev.value)
-      this.points.set(id, { kind: KeyKind.Merge, key: k, value: merger.finish(false) })
+      this.setPoint({ kind: KeyKind.Merge, key: k, value: merger.finish(false) })
       return
     }
     if (prev.kind === KeyKind.Put) merger.mergeOlder(prev.value)
-    this.points.set(id, { kind: KeyKind.Put, key: k, value: merger.finish(true) })
+    this.setPoint({ kind: KeyKind.Put, key: k, value: merger.finish(true) })
   }
 
   deleteRange(start: KeyInput, end: KeyInput): void {
@@ -106,6 +147,7 @@ export class BatchBuilder {
     if (order > 0) throw invalidArgument('deleteRange needs start <= end')
     this.count()
     if (order === 0) return // an empty range deletes nothing (RocksDB semantics)
+    this.useMap()
     for (const [id, op] of this.points) {
       if (Buffer.compare(op.key, s) >= 0 && Buffer.compare(op.key, e) < 0) this.points.delete(id)
     }
@@ -115,7 +157,7 @@ export class BatchBuilder {
   /** The coalesced ops: range deletes first, then point ops (order within a seqno is irrelevant). */
   ops(): BatchOp[] {
     const out: BatchOp[] = this.ranges.map((r) => ({ kind: KeyKind.RangeDelete, key: r.start, value: r.end }))
-    for (const op of this.points.values()) out.push({ kind: op.kind, key: op.key, value: op.value })
+    for (const op of this.ordered ?? this.points.values()) out.push(op)
     return out
   }
 }

@@ -99,3 +99,71 @@ t.test('keys and values are copied', async (t) => {
   t.equal(op.key.toString(), 'key')
   t.equal(op.value.toString(), 'value')
 })
+
+/** The builder as it was before the in-order fast path: every point op through a Map. */
+class MapOnlyBuilder {
+  points = new Map<string, { kind: KeyKind; key: Buffer; value: Buffer }>()
+  ranges: { start: Buffer; end: Buffer }[] = []
+  put(k: Buffer, v: Buffer) {
+    this.points.set(k.toString('latin1'), { kind: KeyKind.Put, key: k, value: v })
+  }
+  delete(k: Buffer) {
+    this.points.set(k.toString('latin1'), { kind: KeyKind.Delete, key: k, value: Buffer.alloc(0) })
+  }
+  merge(k: Buffer, v: Buffer) {
+    const id = k.toString('latin1')
+    const prev = this.points.get(id)
+    if (prev === undefined) this.points.set(id, { kind: KeyKind.Merge, key: k, value: v })
+    else if (prev.kind === KeyKind.Merge) this.points.set(id, { kind: KeyKind.Merge, key: k, value: Buffer.concat([prev.value, v]) })
+    else this.points.set(id, { kind: KeyKind.Put, key: k, value: prev.kind === KeyKind.Put ? Buffer.concat([prev.value, v]) : v })
+  }
+  deleteRange(s: Buffer, e: Buffer) {
+    if (Buffer.compare(s, e) === 0) return
+    for (const [id, op] of this.points) {
+      if (Buffer.compare(op.key, s) >= 0 && Buffer.compare(op.key, e) < 0) this.points.delete(id)
+    }
+    this.ranges.push({ start: s, end: e })
+  }
+  summary(): string[] {
+    return [
+      ...this.ranges.map((r) => `${KeyKind.RangeDelete}:${r.start.toString()}=${r.end.toString('hex')}`),
+      ...[...this.points.values()].map((op) => `${op.kind}:${op.key.toString()}=${op.value.toString('hex')}`),
+    ]
+  }
+}
+
+t.test('sorted runs, then any op out of order, coalesce exactly as a Map of every op does', async (t) => {
+  let seed = Number(process.env['SEED'] ?? Date.now() % 1_000_000_007)
+  t.comment(`seed ${seed} (rerun with SEED=${seed})`)
+  const next = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648
+    return seed % n
+  }
+  const key = (n: number) => b(`k${String(n).padStart(3, '0')}`)
+  for (let round = 0; round < 300; round++) {
+    const x = new BatchBuilder(appendOperator) // concatenates, as the reference does
+    const model = new MapOnlyBuilder()
+    let k = next(5)
+    const sortedPrefix = next(30)
+    for (let i = 0; i < 40; i++) {
+      const n = i < sortedPrefix ? (k += 1 + next(3)) : next(60)
+      const choice = next(i < sortedPrefix ? 3 : 4)
+      const v = b(`v${i}`)
+      if (choice === 0) { x.put(key(n), v); model.put(key(n), v) }
+      else if (choice === 1) { x.delete(key(n)); model.delete(key(n)) }
+      else if (choice === 2) { x.merge(key(n), v); model.merge(key(n), v) }
+      else {
+        const end = n + next(10)
+        x.deleteRange(key(n), key(end))
+        model.deleteRange(key(n), key(end))
+      }
+    }
+    const got = summary(x)
+    const want = model.summary()
+    if (got.join(' ') !== want.join(' ')) {
+      t.same(got, want, `round ${round}`)
+      return
+    }
+  }
+  t.pass('300 random batches agree with the Map-only builder')
+})
