@@ -41,12 +41,30 @@ export interface Frame {
 
 export function encodeFrame(type: FrameType, seqno: number, payload: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length)
-  out.writeUInt32LE(9 + payload.length, 0)
-  out[8] = type
-  out.writeBigUInt64LE(BigInt(seqno), 9)
-  out.set(payload, FRAME_HEADER_BYTES)
-  out.writeUInt32LE(crc32cUpdate(0, out, 8), 4)
+  writeFrame(out, 0, type, seqno, payload)
   return out
+}
+
+/** RECORD frames of consecutive records, in one buffer: the bytes of encodeFrame for each, back
+ *  to back (a sender writes a commit burst with one socket write; the decoder does not care). */
+export function encodeRecordFrames(records: readonly { seqno: number; record: Uint8Array }[]): Buffer {
+  let bytes = 0
+  for (const r of records) bytes += FRAME_HEADER_BYTES + r.record.length
+  const out = Buffer.allocUnsafe(bytes)
+  let at = 0
+  for (const r of records) at = writeFrame(out, at, FrameType.Record, r.seqno, r.record)
+  return out
+}
+
+/** Writes one frame at `at` of `out`; returns the offset after it. */
+function writeFrame(out: Buffer, at: number, type: FrameType, seqno: number, payload: Uint8Array): number {
+  out.writeUInt32LE(9 + payload.length, at)
+  out[at + 8] = type
+  out.writeBigUInt64LE(BigInt(seqno), at + 9)
+  out.set(payload, at + FRAME_HEADER_BYTES)
+  const end = at + FRAME_HEADER_BYTES + payload.length
+  out.writeUInt32LE(crc32cUpdate(0, out, at + 8, end), at + 4)
+  return end
 }
 
 export function jsonFrame(type: FrameType, seqno: number, body: unknown): Buffer {

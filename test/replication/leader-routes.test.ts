@@ -104,3 +104,36 @@ t.test('the WAL stream: hello, records after since, heartbeat-free when busy, EN
   t.equal(ahead.statusCode, 400)
   await ahead.body.dump()
 })
+
+t.test('the WAL stream: a reader that stops reading gets backpressure, then WAL_GONE, never an unbounded buffer', async (t) => {
+  const { app } = await makeApp(t)
+  await createTree(t, app, 's')
+  await putKey(app, 's', 'first', 'v')
+  const address = await app.listen({ port: 0, host: '127.0.0.1' })
+  const catalogTree = () => app.catalog.get('s')!
+  const since = catalogTree().seqno
+  const res = await request(`${address}/v1/trees/s/replication/wal?since=${since}`)
+  t.equal(res.statusCode, 200)
+  const decoder = new FrameDecoder()
+  const frames: ReturnType<FrameDecoder['push']> = []
+  const body = res.body
+  await new Promise<void>((resolve) => {
+    body.once('data', (chunk: Buffer) => {
+      body.pause() // stop reading: the socket fills up, the leader must stop writing
+      frames.push(...decoder.push(chunk))
+      resolve()
+    })
+  })
+  t.equal(frames[0]!.type, FrameType.Hello)
+  const value = Buffer.alloc(256 * 1024, 3)
+  const writes = 120 // 30 MiB: more than the socket buffers plus the 16 MiB subscription queue
+  for (let i = 0; i < writes; i++) await putKey(app, 's', `big${i % 7}`, value)
+  body.resume()
+  for await (const chunk of body) frames.push(...decoder.push(chunk as Buffer))
+  const records = frames.filter((f) => f.type === FrameType.Record)
+  t.ok(records.length < writes, `the stream held back: ${records.length} of ${writes} records reached the reader`)
+  t.same(records.map((f) => f.seqno), records.map((_, i) => since + 1 + i), 'the records it got are consecutive')
+  t.equal(frames.at(-1)!.type, FrameType.End, 'the stream ends with END')
+  t.match(JSON.parse(frames.at(-1)!.payload.toString()), { code: 'WAL_GONE' })
+  t.equal(catalogTree().replication.walStreams, 0, 'the subscription is gone')
+})

@@ -27,7 +27,7 @@ import type { Version } from '../version/version.js'
 import type { Vfs } from '../vfs/vfs.js'
 import { LeaseTable } from './leases.js'
 import type { LeasedDelta, ReplicationDelta, ReplicationFile, ReplicationFileKind, ReplicationState } from './types.js'
-import { WalFeed, readWalFiles, walGone, type WalRecord } from './wal-feed.js'
+import { WAL_BATCH_BYTES_MAX, WalFeed, readWalFiles, walGone, type WalRecord } from './wal-feed.js'
 import { readFixed64 } from '../base/coding.js'
 
 /** API.md: a long-poll waits at most 30 s. */
@@ -231,33 +231,55 @@ export class ReplicationSource {
    * is ahead of the newest seqno.
    */
   walRecords(since: number, signal?: AbortSignal): AsyncGenerator<WalRecord> {
+    return flatten(this.walBatches(since, signal))
+  }
+
+  /**
+   * walRecords in batches: each holds the consecutive records available at that moment (a
+   * commit burst, or a stretch of a WAL file while catching up), at most `maxBytes` of them
+   * (but at least one record). Checks its arguments synchronously, like walRecords.
+   */
+  walBatches(since: number, signal?: AbortSignal, maxBytes = WAL_BATCH_BYTES_MAX): AsyncGenerator<WalRecord[]> {
     this.#checkOpen()
     if (!Number.isSafeInteger(since) || since < 0) throw invalidArgument('since must be a non-negative integer')
     const durable = this.#host.seqno()
     if (since > durable) throw invalidArgument(`seqno ${since} is ahead of the newest seqno ${durable}`)
     // Subscribe in the same synchronous step as reading `durable` (see wal-feed.ts).
     const subscription = this.#feed.subscribe()
-    return this.#stream(since + 1, durable, subscription, signal)
+    return this.#stream(since + 1, durable, subscription, signal, maxBytes)
   }
 
-  async *#stream(from: number, durable: number, subscription: ReturnType<WalFeed['subscribe']>, signal: AbortSignal | undefined): AsyncGenerator<WalRecord> {
+  async *#stream(from: number, durable: number, subscription: ReturnType<WalFeed['subscribe']>, signal: AbortSignal | undefined, maxBytes: number): AsyncGenerator<WalRecord[]> {
     let next = from
     try {
       if (next <= durable) {
+        let batch: WalRecord[] = []
+        let bytes = 0
         for await (const item of readWalFiles(this.#host.vfs, this.#host.dir, next, durable)) {
           if (signal?.aborted === true) return
-          yield item
+          if (batch.length > 0 && bytes + item.record.length > maxBytes) {
+            yield batch
+            batch = []
+            bytes = 0
+          }
+          batch.push(item)
+          bytes += item.record.length
           next = item.seqno + 1
         }
+        if (batch.length > 0) yield batch
       }
       for (;;) {
-        const record = await subscription.next(signal)
-        if (record === undefined) return
-        const seqno = readFixed64(record, 0)
-        if (seqno < next) continue
-        if (seqno !== next) throw walGone(next, 'the stream fell behind')
-        yield { seqno, record }
-        next++
+        const records = await subscription.nextBatch(signal, maxBytes)
+        if (records === undefined) return
+        const batch: WalRecord[] = []
+        for (const record of records) {
+          const seqno = readFixed64(record, 0)
+          if (seqno < next) continue
+          if (seqno !== next) throw walGone(next, 'the stream fell behind')
+          batch.push({ seqno, record })
+          next++
+        }
+        if (batch.length > 0) yield batch
       }
     } finally {
       subscription.close()
@@ -279,4 +301,8 @@ export class ReplicationSource {
   #checkOpen(): void {
     if (this.#closed) throw new StrataError(ErrorCode.CLOSED, 'the tree is closed')
   }
+}
+
+async function* flatten<T>(batches: AsyncGenerator<T[]>): AsyncGenerator<T> {
+  for await (const batch of batches) yield* batch
 }

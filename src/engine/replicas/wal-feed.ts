@@ -27,6 +27,8 @@ import { readLogRecords } from '../wal/log-reader.js'
 
 /** Bytes of records one stream may have queued; past it the stream ends with WAL_GONE. */
 export const SUBSCRIBER_QUEUE_BYTES_MAX = 16 * 1024 * 1024
+/** Bytes of records a stream hands out at most in one batch (one socket write on the leader). */
+export const WAL_BATCH_BYTES_MAX = 1024 * 1024
 
 export interface WalRecord {
   seqno: number
@@ -66,19 +68,34 @@ class Subscription {
 
   /** The next queued record; undefined once closed or aborted. Throws WAL_GONE after an overrun. */
   async next(signal: AbortSignal | undefined): Promise<Buffer | undefined> {
+    return (await this.nextBatch(signal, 0))?.[0]
+  }
+
+  /**
+   * The queued records, oldest first, as many as fit in `maxBytes` but at least one (waits for
+   * one); undefined once closed or aborted. Throws WAL_GONE after an overrun. A caller that
+   * takes everything queued in one step sends a burst of commits as one write.
+   */
+  async nextBatch(signal: AbortSignal | undefined, maxBytes: number): Promise<Buffer[] | undefined> {
     // One waiter at a time: a stream reads its subscription sequentially.
     for (;;) {
       if (this.#closed || signal?.aborted === true) return undefined
       if (this.overrun) throw walGone(0, 'the stream fell too far behind the writers')
       if (this.#head < this.#queue.length) {
-        const record = this.#queue[this.#head]!
-        this.#queue[this.#head++] = EMPTY
-        this.#bytes -= record.length
+        const out: Buffer[] = []
+        let bytes = 0
+        while (this.#head < this.#queue.length && (out.length === 0 || bytes + this.#queue[this.#head]!.length <= maxBytes)) {
+          const record = this.#queue[this.#head]!
+          this.#queue[this.#head++] = EMPTY
+          this.#bytes -= record.length
+          bytes += record.length
+          out.push(record)
+        }
         if (this.#head === this.#queue.length) {
           this.#queue = []
           this.#head = 0
         }
-        return record
+        return out
       }
       await new Promise<void>((resolve) => {
         const done = () => {

@@ -26,7 +26,7 @@ import { Counter } from 'prom-client'
 import { DELTA_WAIT_MS_MAX, isStrataError, type ReplicationFile, type Tree } from '../../engine/index.js'
 import { deltaToWire, etagOf, stateToWire } from '../../replication/protocol.js'
 import type { RateLimiter } from '../../replication/rate-limit.js'
-import { FrameType, WAL_STREAM_CONTENT_TYPE, WAL_STREAM_FORMAT, encodeFrame, jsonFrame } from '../../replication/wal-wire.js'
+import { FrameType, WAL_STREAM_CONTENT_TYPE, WAL_STREAM_FORMAT, encodeRecordFrames, jsonFrame } from '../../replication/wal-wire.js'
 import { httpError } from '../errors.js'
 import { requireTree } from '../plugins/catalog.js'
 import { parseUnsigned } from '../schemas/common.js'
@@ -80,22 +80,28 @@ function fileStream(file: ReplicationFile, start: number, end: number, limiter: 
   return Readable.from(chunks(), { objectMode: false, highWaterMark: FILE_CHUNK_BYTES })
 }
 
-/** The WAL stream's frames: HELLO, records (heartbeats while idle), END on an error. */
+/**
+ * The WAL stream's frames: HELLO, records (heartbeats while idle), END on an error. The
+ * records committed since the last write go out as one chunk (one socket write, one `data`
+ * event on the follower) rather than one per record. Backpressure: the body is pulled only
+ * while the socket drains, so a slow reader leaves records in its bounded subscription queue
+ * (wal-feed.ts), which ends the stream with WAL_GONE once full.
+ */
 async function* walFrames(tree: Tree, since: number, signal: AbortSignal): AsyncGenerator<Buffer> {
   const state = tree.replication.state()
   yield jsonFrame(FrameType.Hello, since, { format: WAL_STREAM_FORMAT, treeId: state.treeId, epoch: state.epoch, epochStartSeqno: state.epochStartSeqno })
-  let records
+  let batches
   try {
-    records = tree.replication.walRecords(since, signal)
+    batches = tree.replication.walBatches(since, signal)
   } catch (error) {
     yield endFrame(since, error)
     return
   }
   let last = since
-  let pending = records.next()
+  let pending = batches.next()
+  let timer: NodeJS.Timeout | undefined
   try {
     for (;;) {
-      let timer: NodeJS.Timeout | undefined
       const beat = new Promise<'beat'>((resolve) => {
         timer = setTimeout(() => resolve('beat'), WAL_HEARTBEAT_MS)
       })
@@ -107,14 +113,15 @@ async function* walFrames(tree: Tree, since: number, signal: AbortSignal): Async
         continue
       }
       if (next.done === true) return
-      last = next.value.seqno
-      yield encodeFrame(FrameType.Record, next.value.seqno, next.value.record)
-      pending = records.next()
+      last = next.value[next.value.length - 1]!.seqno
+      yield encodeRecordFrames(next.value)
+      pending = batches.next()
     }
   } catch (error) {
     yield endFrame(last, error)
   } finally {
-    void records.return(undefined).catch(() => undefined)
+    clearTimeout(timer)
+    void batches.return(undefined).catch(() => undefined)
   }
 }
 

@@ -2,7 +2,7 @@
 // while writers run and memtables rotate; a reader that falls too far behind ends with
 // WAL_GONE instead of buffering without bound; close ends every stream.
 import t from 'tap'
-import { MemVfs, Tree } from '../../../src/engine/index.js'
+import { MemVfs, Tree, type WalRecord } from '../../../src/engine/index.js'
 
 const small = { memtableBytes: 64 * 1024, blockBytes: 512, tableBytes: 16384, backgroundThreads: 0 }
 
@@ -54,4 +54,40 @@ t.test('a stream that cannot start or falls behind ends with WAL_GONE', async (t
   const pending = open.next()
   await leader.close()
   t.equal((await pending).done, true, 'close ends the stream')
+})
+
+t.test('walBatches: a burst committed while the reader is away comes as one bounded batch', async (t) => {
+  const vfs = new MemVfs()
+  const leader = await Tree.open('/l', { vfs, ...small })
+  for (let i = 0; i < 30; i++) await leader.put(`pre${i}`, 'p'.repeat(100))
+  const since = leader.replication.state().tablesSeqno
+  // Catch-up from the WAL files: batches of at most maxBytes (but at least one record).
+  const maxBytes = 1000
+  const catchUp = leader.replication.walBatches(since, undefined, maxBytes)
+  const fromFiles: number[][] = []
+  while (fromFiles.flat().length < leader.seqno - since) {
+    const value = (await catchUp.next()).value as WalRecord[]
+    const bytes = value.reduce((n, r) => n + r.record.length, 0)
+    if (value.length > 1) t.ok(bytes <= maxBytes, `a catch-up batch holds ${bytes} bytes`)
+    fromFiles.push(value.map((r) => r.seqno))
+  }
+  t.ok(fromFiles.length > 1 && fromFiles.some((b) => b.length > 1), `${fromFiles.length} catch-up batches, several records each`)
+  t.same(fromFiles.flat(), Array.from({ length: leader.seqno - since }, (_, i) => since + 1 + i), 'consecutive')
+  // Live: commits made while the reader does not read are handed out together.
+  const burstFrom = leader.seqno
+  await Promise.all(Array.from({ length: 20 }, (_, i) => leader.put(`burst${i}`, 'b')))
+  const burst = (await catchUp.next()).value as WalRecord[]
+  t.same(burst.map((r) => r.seqno), Array.from({ length: 20 }, (_, i) => burstFrom + 1 + i), 'the whole burst in one batch')
+  const big = Buffer.alloc(600, 1)
+  for (let i = 0; i < 5; i++) await leader.put(`big${i}`, big)
+  const sizes: number[] = []
+  while (sizes.length < 5) {
+    const value = (await catchUp.next()).value as WalRecord[]
+    sizes.push(...value.map(() => value.length))
+  }
+  t.ok(sizes.every((n) => n <= 1), 'records of 600+ bytes: one per 1000-byte batch')
+  await catchUp.return(undefined)
+  t.equal(leader.replication.walStreams, 0, 'return() drops the subscription')
+  t.throws(() => leader.replication.walBatches(leader.seqno + 1), { code: 'INVALID_ARGUMENT' }, 'arguments are checked synchronously')
+  await leader.close()
 })
