@@ -21,6 +21,15 @@
  * - Blocks are immutable; evicting one only drops the reference (a reader still holding it
  *   keeps it alive), so no pin counts are needed.
  * - File numbers are unique per tree only: use one BlockCache per tree.
+ * - Slots (the hit path of TableReader): a reader may pass its own array and the block's index
+ *   in it to `set`; the entry is then also at slots[slot] until it leaves the cache (unlink
+ *   clears it), so a hit is one array load (`lookup`) instead of two Map gets.
+ * - Recycling (the miss path): an entry set as `recyclable` holds a block that only point
+ *   lookups have seen (they copy what they return before the next block is loaded). When CLOCK
+ *   evicts such an entry and nothing marked it `escaped` (a hit through `get`, or a reader
+ *   handing the block to an iterator, marks it), its ArrayBuffer goes to a small spare list and
+ *   `takeSpare` hands it to the next miss to read into: no fresh 4 KiB allocation and no GC of
+ *   the old one. A buffer of an escaped block, or of a block still cached, is never handed out.
  */
 import { assert } from '../base/assert.js'
 import type { Block } from '../sstable/block.js'
@@ -47,19 +56,33 @@ export function blockChargeBytes(block: Block): number {
   return block.data.buffer.byteLength + BLOCK_CACHE_ENTRY_OVERHEAD_BYTES
 }
 
-class Entry {
+/** A reader's direct index into the cache: slot i holds the entry of its block i, or undefined. */
+export type BlockSlots = (CachedBlock | undefined)[]
+
+/** Spare buffers kept for the next misses: a miss takes one, an eviction gives one back. */
+const SPARES_MAX = 8
+
+export class CachedBlock {
   /** Second-chance bit: set by a hit, cleared as the hand passes. */
   referenced = false
-  prev: Entry = this
-  next: Entry = this
+  prev: CachedBlock = this
+  next: CachedBlock = this
+  /** The block was handed beyond a point lookup (an iterator, a keyed get): never recycled. */
+  escaped: boolean
 
   constructor(
     readonly fileNumber: number,
     readonly offset: number,
     readonly block: Block,
     readonly chargeBytes: number,
-  ) {}
+    readonly slots: BlockSlots | undefined,
+    readonly slot: number,
+    recyclable: boolean,
+  ) {
+    this.escaped = !recyclable
+  }
 }
+type Entry = CachedBlock
 
 export class BlockCache {
   private readonly files = new Map<number, Map<number, Entry>>()
@@ -70,12 +93,15 @@ export class BlockCache {
   private hitCount = 0
   private missCount = 0
   private evictionCount = 0
+  private recycledCount = 0
+  /** Backing stores of evicted, never-escaped blocks, free to be read into (see the file comment). */
+  private readonly spares: ArrayBuffer[] = []
 
   constructor(readonly capacityBytes: number) {
     assert(Number.isSafeInteger(capacityBytes) && capacityBytes >= 0, 'block cache capacity')
   }
 
-  /** The cached block, or undefined; counts a hit or a miss. */
+  /** The cached block, or undefined; counts a hit or a miss. The block may be kept by the caller. */
   get(fileNumber: number, offset: number): Block | undefined {
     const entry = this.files.get(fileNumber)?.get(offset)
     if (entry === undefined) {
@@ -84,29 +110,87 @@ export class BlockCache {
     }
     this.hitCount++
     entry.referenced = true
+    entry.escaped = true
     return entry.block
   }
 
-  /** Inserts or replaces; evicts until the budget holds. Requires: the block is never mutated. */
-  set(fileNumber: number, offset: number, block: Block): void {
+  /**
+   * The entry a reader's slot holds (set with those slots), or undefined; counts a hit or a
+   * miss. The caller marks it `escaped` if the block outlives a point lookup.
+   */
+  lookup(slots: BlockSlots, slot: number): CachedBlock | undefined {
+    const entry = slots[slot]
+    if (entry === undefined) {
+      this.missCount++
+      return undefined
+    }
+    this.hitCount++
+    entry.referenced = true
+    return entry
+  }
+
+  /**
+   * A spare backing store of byteLength in [minBytes, maxBytes] (a recycled, evicted block's),
+   * or undefined. The caller owns it: nothing else references it.
+   */
+  takeSpare(minBytes: number, maxBytes: number): ArrayBuffer | undefined {
+    const spares = this.spares
+    for (let i = spares.length - 1; i >= 0; i--) {
+      const spare = spares[i]!
+      const bytes = spare.byteLength
+      if (bytes >= minBytes && bytes <= maxBytes) {
+        spares[i] = spares[spares.length - 1]!
+        spares.pop()
+        this.recycledCount++
+        return spare
+      }
+    }
+    return undefined
+  }
+
+  /** Returns a buffer taken with takeSpare and not kept (the block was not cached after all). */
+  giveSpare(spare: ArrayBuffer): void {
+    if (this.spares.length < SPARES_MAX) this.spares.push(spare)
+  }
+
+  /** Blocks read into a recycled buffer so far (tests and profiling). */
+  get recycled(): number {
+    return this.recycledCount
+  }
+
+  /**
+   * Inserts or replaces; evicts until the budget holds. Requires: the block is never mutated.
+   * With `slots`, the entry is also kept at slots[slot] while cached (see the file comment);
+   * `recyclable` says only point lookups will see the block (its buffer may be reused after
+   * eviction). Returns the entry, or undefined when the block was not kept (oversize).
+   */
+  set(
+    fileNumber: number, offset: number, block: Block, slots?: BlockSlots, slot = 0, recyclable = false,
+  ): CachedBlock | undefined {
     assert(Number.isSafeInteger(fileNumber) && fileNumber >= 0, 'file number')
     assert(Number.isSafeInteger(offset) && offset >= 0, 'block offset')
     let blocks = this.files.get(fileNumber)
     const previous = blocks?.get(offset)
     if (previous !== undefined) this.remove(previous)
     const chargeBytes = blockChargeBytes(block)
-    if (chargeBytes > this.capacityBytes) return
+    if (chargeBytes > this.capacityBytes) return undefined
     if (blocks === undefined || blocks.size === 0) {
       blocks = new Map()
       this.files.set(fileNumber, blocks)
     }
-    const entry = new Entry(fileNumber, offset, block, chargeBytes)
+    const entry = new CachedBlock(fileNumber, offset, block, chargeBytes, slots, slot, recyclable)
     blocks.set(offset, entry)
+    if (slots !== undefined) {
+      const old = slots[slot]
+      if (old !== undefined) this.remove(old)
+      slots[slot] = entry
+    }
     this.link(entry)
     this.used += chargeBytes
     this.count++
     this.evictUntilWithinBudget()
     assert(this.used <= this.capacityBytes, 'block cache over budget after set')
+    return entry
   }
 
   /** Drops every block of `fileNumber` (the table was deleted or is being closed). */
@@ -140,6 +224,7 @@ export class BlockCache {
       }
       this.remove(victim)
       this.evictionCount++
+      if (!victim.escaped && this.spares.length < SPARES_MAX) this.spares.push(victim.block.data.buffer as ArrayBuffer)
     }
   }
 
@@ -179,6 +264,8 @@ export class BlockCache {
     }
     entry.prev = entry
     entry.next = entry
+    const slots = entry.slots
+    if (slots !== undefined && slots[entry.slot] === entry) slots[entry.slot] = undefined
     this.used -= entry.chargeBytes
     this.count--
     assert(this.used >= 0 && this.count >= 0, 'block cache accounting went negative')

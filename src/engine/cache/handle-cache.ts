@@ -129,6 +129,13 @@ export class PooledFile implements ReadableFile {
     return this.cache.descriptor(this).readAt(offset, length)
   }
 
+  readInto(offset: number, target: Uint8Array): void {
+    assert(!this.#closed, `readInto on closed table ${this.path}`)
+    const file = this.cache.descriptor(this)
+    if (file.readInto !== undefined) file.readInto(offset, target)
+    else target.set(file.readAt(offset, target.length))
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true

@@ -85,11 +85,37 @@ function orderFrom(a: Uint8Array, start: number, end: number, userKey: Uint8Arra
   return seqnoAt(a, userEnd) > seqno ? Order.Before : Order.SameKey
 }
 
+/** User-key bytes after the common prefix that SparseIndex packs into one number (2^48 < 2^53). */
+const PREFIX_BYTES = 6
+
+/**
+ * The PREFIX_BYTES user-key bytes of a[start, userEnd) from `from` on, zero-padded, as one
+ * number: keys in order give numbers in non-decreasing order (a shorter key pads with zeros,
+ * which never exceed the longer key's bytes), and a larger number means a larger user key.
+ */
+function prefixNumber(a: Uint8Array, start: number, userEnd: number, from: number): number {
+  let n = 0
+  for (let j = 0; j < PREFIX_BYTES; j++) {
+    const at = start + from + j
+    n = n * 256 + (at < userEnd ? a[at]! : 0)
+  }
+  return n
+}
+
 /**
  * A table's index decoded once at open: for data block i, its last internal key
  * (keys[keyEnds[i - 1], keyEnds[i])) and its handle. Handles were bounds-checked when decoded.
+ *
+ * find() first narrows by a dense array of numbers (`prefixes`: PREFIX_BYTES user-key bytes of
+ * each key after the prefix all the keys share), a binary search over one small typed array
+ * instead of over key bytes scattered through `keys`; only keys whose number equals the
+ * target's are compared byte by byte.
  */
 export class SparseIndex {
+  /** User-key bytes every index key starts with (the first key's, cut where another differs). */
+  private readonly commonLength: number
+  private readonly prefixes: Float64Array
+
   constructor(
     readonly keys: Buffer,
     /** keyEnds[i] = end of key i in `keys`; key i starts at keyEnds[i - 1] (0 for i = 0). */
@@ -98,10 +124,39 @@ export class SparseIndex {
     readonly blockSizes: Float64Array,
   ) {
     assert(keyEnds.length === blockOffsets.length && keyEnds.length === blockSizes.length, 'index arrays agree')
+    const n = keyEnds.length
+    let common = n === 0 ? 0 : keyEnds[0]! - TRAILER_BYTES
+    for (let i = 1; i < n && common > 0; i++) {
+      const start = keyEnds[i - 1]!
+      const userLength = keyEnds[i]! - TRAILER_BYTES - start
+      if (userLength < common) common = userLength
+      let j = 0
+      while (j < common && keys[start + j] === keys[j]) j++
+      common = j
+    }
+    this.commonLength = Math.max(0, common)
+    this.prefixes = new Float64Array(n)
+    for (let i = 0; i < n; i++) {
+      const start = i === 0 ? 0 : keyEnds[i - 1]!
+      this.prefixes[i] = prefixNumber(keys, start, keyEnds[i]! - TRAILER_BYTES, this.commonLength)
+    }
   }
 
   get blockCount(): number {
     return this.keyEnds.length
+  }
+
+  /** Index of the data block starting at `offset`, or -1 (offsets ascend: binary search). */
+  blockAt(offset: number): number {
+    const offsets = this.blockOffsets
+    let low = 0
+    let high = offsets.length
+    while (low < high) {
+      const middle = (low + high) >>> 1
+      if (offsets[middle]! < offset) low = middle + 1
+      else high = middle
+    }
+    return low < offsets.length && offsets[low] === offset ? low : -1
   }
 
   /**
@@ -110,15 +165,41 @@ export class SparseIndex {
    */
   find(userKey: Uint8Array, seqno: number): number {
     const ends = this.keyEnds
+    const n = ends.length
+    const common = this.commonLength
+    // A target outside the shared prefix sorts before or after every key.
+    const keys = this.keys
+    for (let j = 0; j < common; j++) {
+      if (j >= userKey.length) return n === 0 ? -1 : 0 // a proper prefix of every key
+      const a = keys[j]!
+      const b = userKey[j]!
+      if (a !== b) return a > b ? (n === 0 ? -1 : 0) : -1
+    }
+    // Blocks [0, low) have a smaller number (last key before the target), blocks [high, n) a
+    // larger one (last key after it); between them the numbers equal the target's.
+    const target = prefixNumber(userKey, 0, userKey.length, common)
+    const prefixes = this.prefixes
     let low = 0
-    let high = ends.length
-    let matchedLow = 0 // user-key bytes the key before `low` shares with the target
-    let matchedHigh = 0 // and the key at `high`
+    let high = n
+    while (low < high) {
+      const middle = (low + high) >>> 1
+      if (prefixes[middle]! < target) low = middle + 1
+      else high = middle
+    }
+    let end = n
+    high = low
+    while (high < end) {
+      const middle = (high + end) >>> 1
+      if (prefixes[middle]! <= target) high = middle + 1
+      else end = middle
+    }
+    let matchedLow = common // user-key bytes the key before `low` shares with the target
+    let matchedHigh = common // and the key at `high`
     while (low < high) {
       const middle = (low + high) >>> 1
       const start = middle === 0 ? 0 : ends[middle - 1]!
       const skip = matchedLow < matchedHigh ? matchedLow : matchedHigh
-      if (orderFrom(this.keys, start, ends[middle]!, userKey, seqno, skip) === Order.Before) {
+      if (orderFrom(keys, start, ends[middle]!, userKey, seqno, skip) === Order.Before) {
         low = middle + 1
         matchedLow = matchedBytes
       } else {
@@ -126,7 +207,7 @@ export class SparseIndex {
         matchedHigh = matchedBytes
       }
     }
-    return low === ends.length ? -1 : low
+    return low === n ? -1 : low
   }
 }
 
@@ -206,11 +287,68 @@ function restartBefore(block: Block, userKey: Uint8Array, seqno: number): number
  * Finds the first entry of `block` at or after (userKey, seqno) and describes it in `out`.
  * False when every entry of the block sorts before the target (the index said otherwise: the
  * caller falls back to an iterator, which moves on to the next block).
+ *
+ * The scan never rebuilds keys. It keeps what it knows about the previous entry E: its first
+ * `matched` user-key bytes equal the target's and, when `smaller` is set, E's byte at
+ * `matched` (inside both user keys) is below the target's. An entry F sharing s bytes with E:
+ * - s <= matched: F's first s bytes are the target's and the rest of F's key is in the block,
+ *   so F is compared in place from byte s;
+ * - s > matched and `smaller`: F's byte at `matched` is E's, below the target's: F sorts
+ *   before the target and the same facts hold for F, so F is skipped after its header;
+ * - otherwise (E was a proper prefix of the target, or its own user key at a larger seqno), or
+ *   when F's trailer is partly shared: the bytes are not at hand, and the restart interval is
+ *   scanned again by searchBlockRebuilding, which rebuilds every key.
  */
 export function searchBlock(block: Block, userKey: Uint8Array, seqno: number, out: PointEntry): boolean {
   const data = block.data
   const limit = block.restartsOffset
-  let offset = restartAt(block, restartBefore(block, userKey, seqno))
+  const restart = restartAt(block, restartBefore(block, userKey, seqno))
+  const userLength = userKey.length
+  let offset = restart
+  let keyLength = 0
+  let matched = 0
+  let smaller = false
+  while (offset < limit) {
+    const keyStart = decodeHeader(block, offset)
+    const shared = headerShared
+    const unshared = headerUnshared
+    if (shared > keyLength) throw corrupt(block, 'entry shares more than the previous key', offset)
+    const length = shared + unshared
+    if (length < TRAILER_BYTES) throw corrupt(block, 'entry key shorter than a trailer', offset)
+    if (unshared < TRAILER_BYTES || (shared > matched && !smaller)) {
+      return searchBlockRebuilding(block, restart, userKey, seqno, out)
+    }
+    const valueStart = keyStart + unshared
+    keyLength = length
+    if (shared <= matched) {
+      // The key, as if it started at keyStart - shared: only bytes from `shared` on are read.
+      const order = orderFrom(data, keyStart - shared, valueStart, userKey, seqno, shared)
+      if (order !== Order.Before) {
+        out.sameKey = order === Order.SameKey
+        out.seqno = seqnoAt(data, valueStart - TRAILER_BYTES)
+        out.kind = data[valueStart - 1]!
+        out.data = data
+        out.valueStart = valueStart
+        out.valueEnd = valueStart + headerValueLength
+        return true
+      }
+      matched = matchedBytes
+      const entryUserLength = length - TRAILER_BYTES
+      smaller = matched < entryUserLength && matched < userLength
+    }
+    offset = valueStart + headerValueLength
+  }
+  return false
+}
+
+/**
+ * searchBlock from the restart at `restart`, rebuilding each key in the scratch buffer: for
+ * the cases where a key's shared bytes are needed (see searchBlock).
+ */
+function searchBlockRebuilding(block: Block, restart: number, userKey: Uint8Array, seqno: number, out: PointEntry): boolean {
+  const data = block.data
+  const limit = block.restartsOffset
+  let offset = restart
   let keyLength = 0
   // User-key bytes the previous entry shares with the target. An entry's first `shared` bytes
   // are the previous entry's, so min(shared, matched) of them are known to match.

@@ -14,10 +14,17 @@
  *   it is read from the file; a cache hit is trusted as it was verified.
  * - The index is decoded once at open into a SparseIndex (every handle bounds-checked then),
  *   so a point lookup (findPoint) binary-searches plain arrays and allocates nothing.
+ * - Cached blocks are also reachable by their index in the SparseIndex (`slots`, owned with
+ *   the cache: block-cache.ts), so a hit is an array load. A block loaded for findPoint is
+ *   recyclable (findPoint's caller copies what it keeps before the next load); one handed to
+ *   an iterator is marked escaped, so its memory is never reused while it may be referenced.
+ * - A miss reads into a spare buffer recycled by the cache when the file can read into a
+ *   buffer (ReadableFile.readInto) and one of a fitting size is free; the checksum is verified
+ *   on those bytes exactly as on a fresh read.
  */
 import { assert } from '../base/assert.js'
 import { DecodeError } from '../base/coding.js'
-import { type BlockCache } from '../cache/block-cache.js'
+import { type BlockCache, type BlockSlots } from '../cache/block-cache.js'
 import { type BlockCodec, createBlockCodec } from '../codec/block-codec.js'
 import { BLOCK_TRAILER_BYTES, BlockKind } from '../codec/block-kind.js'
 import { compareInternalKeys, KeyKind } from '../base/internal-key.js'
@@ -48,9 +55,14 @@ export type PointStatus = (typeof PointStatus)[keyof typeof PointStatus]
 
 /** A block whose backing store is this much larger than the block is copied before caching. */
 const CACHE_SLACK_BYTES_MAX = 64
+/** A recycled buffer fits a miss if it holds the block and its trailer with at most this much
+ *  to spare (so the cached block passes the slack check above without a copy). */
+const SPARE_SLACK_BYTES_MAX = CACHE_SLACK_BYTES_MAX - BLOCK_TRAILER_BYTES
 
 export class TableReader implements TableBlockSource {
   private closed = false
+  /** Cache entries of data blocks by index in the SparseIndex (maintained by the cache). */
+  private readonly slots: BlockSlots
   /** The stored fragments, one RangeTombstone per (fragment, seqno), in fragment order. */
   readonly rangeTombstones: readonly RangeTombstone[]
 
@@ -71,6 +83,7 @@ export class TableReader implements TableBlockSource {
     private readonly dataLimit: number,
     private readonly sparseIndex: SparseIndex,
   ) {
+    this.slots = new Array<undefined>(sparseIndex.blockCount).fill(undefined)
     this.rangeTombstones = Object.freeze(
       rangeDelFragments.flatMap((f) => f.seqnos.map((seqno) => ({ start: f.start, end: f.end, seqno }))),
     )
@@ -122,8 +135,11 @@ export class TableReader implements TableBlockSource {
     return decodeDataHandle(indexValue, this.fileName, this.dataLimit, this.footer)
   }
 
+  /** A data block for an iterator: never recycled while cached (the iterator may keep views). */
   readDataBlock(handle: BlockHandle): Block {
-    return this.loadBlock(handle.offset, handle.size)
+    const i = this.sparseIndex.blockAt(handle.offset)
+    if (i < 0 || this.sparseIndex.blockSizes[i] !== handle.size) return this.loadBlockByHandle(handle.offset, handle.size)
+    return this.loadBlock(i, true)
   }
 
   /**
@@ -136,37 +152,71 @@ export class TableReader implements TableBlockSource {
     const index = this.sparseIndex
     const i = index.find(userKey, seqno)
     if (i < 0) return PointStatus.Absent
-    const block = this.loadBlock(index.blockOffsets[i]!, index.blockSizes[i]!)
+    const block = this.loadBlock(i, false)
     if (!searchBlock(block, userKey, seqno, out)) return PointStatus.UseIterator
     if (!out.sameKey) return PointStatus.Absent
     return out.kind === KeyKind.Put || out.kind === KeyKind.Delete ? PointStatus.Found : PointStatus.UseIterator
   }
 
-  /** The data block at (offset, size): from the cache, else read, verified, parsed, cached. */
-  private loadBlock(offset: number, size: number): Block {
+  /**
+   * Data block `i` of the index: from the cache, else read, verified, parsed, cached. With
+   * `escapes`, the caller may keep the block beyond a point lookup (an iterator).
+   */
+  private loadBlock(i: number, escapes: boolean): Block {
     assert(!this.closed, 'table reader used after close')
+    const cache = this.cache
+    if (cache === undefined) return this.readBlock(this.sparseIndex.blockOffsets[i]!, this.sparseIndex.blockSizes[i]!, undefined)
+    const entry = cache.lookup(this.slots, i)
+    if (entry !== undefined) {
+      if (escapes) entry.escaped = true
+      return entry.block
+    }
+    const offset = this.sparseIndex.blockOffsets[i]!
+    const block = this.readBlock(offset, this.sparseIndex.blockSizes[i]!, cache)
+    cache.set(this.fileNumber, offset, block, this.slots, i, !escapes)
+    return block
+  }
+
+  /** A data block at (offset, size) that is not in the index's handles (never in practice). */
+  private loadBlockByHandle(offset: number, size: number): Block {
+    const cached = this.cache?.get(this.fileNumber, offset)
+    if (cached !== undefined) return cached
+    const block = this.readBlock(offset, size, this.cache)
+    this.cache?.set(this.fileNumber, offset, block)
+    return block
+  }
+
+  /**
+   * Reads, verifies and parses the data block at (offset, size). The result owns its backing
+   * store (a copy is made when the decoded bytes are a view into a larger buffer), so caching it
+   * charges only its bytes. With a cache, the read may go into a recycled spare buffer.
+   */
+  private readBlock(offset: number, size: number, cache: BlockCache | undefined): Block {
     assert(size > 0, 'data handles are checked first')
     assert(offset + size <= this.dataLimit, 'data handles are checked first')
-    const cache = this.cache
-    if (cache !== undefined) {
-      const cached = cache.get(this.fileNumber, offset)
-      if (cached !== undefined) return cached
+    const physicalBytes = size + BLOCK_TRAILER_BYTES
+    const file = this.file
+    let physical: Buffer
+    let spare: ArrayBuffer | undefined
+    if (cache !== undefined && file.readInto !== undefined) {
+      // Into a spare, else into a buffer of its own (never a pooled slab), so that the cached
+      // block needs no copy and its buffer can be recycled in turn.
+      spare = cache.takeSpare(physicalBytes, physicalBytes + SPARE_SLACK_BYTES_MAX)
+      physical = spare !== undefined ? Buffer.from(spare, 0, physicalBytes) : Buffer.allocUnsafeSlow(physicalBytes)
+      file.readInto(offset, physical)
+    } else {
+      physical = file.readAt(offset, physicalBytes)
     }
-    const physical = this.file.readAt(offset, size + BLOCK_TRAILER_BYTES)
     const at = { fileNumber: this.fileNumber, offset, kind: BlockKind.Data }
     let raw = this.codec.decode(physical, at, this.fileName)
-    const block = Block.parse(raw, this.fileName, offset) // validate before caching
-    if (cache === undefined) return block
-    if (raw.buffer.byteLength > raw.length + CACHE_SLACK_BYTES_MAX) {
+    if (spare !== undefined && raw.buffer !== spare) cache!.giveSpare(spare) // decompressed elsewhere
+    if (cache !== undefined && raw.buffer.byteLength > raw.length + CACHE_SLACK_BYTES_MAX) {
       // A view into a larger store (a pooled slab for small blocks): cache an exact copy so
       // the block pins only its own bytes and the charge is honest.
+      Block.parse(raw, this.fileName, offset) // validate before copying
       raw = Buffer.from(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length))
-      const exact = Block.parse(raw, this.fileName, offset)
-      cache.set(this.fileNumber, offset, exact)
-      return exact
     }
-    cache.set(this.fileNumber, offset, block)
-    return block
+    return Block.parse(raw, this.fileName, offset)
   }
 
   /** Closes the file. Idempotent. Iterators must not be used afterwards. */

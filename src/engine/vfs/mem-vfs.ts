@@ -115,6 +115,10 @@ class MemReadableFile implements ReadableFile {
     return Buffer.from(this.#inode.view().subarray(offset, offset + length))
   }
 
+  readInto(offset: number, target: Uint8Array): void {
+    target.set(this.readAt(offset, target.length))
+  }
+
   async close(): Promise<void> {
     this.#inode = undefined
   }

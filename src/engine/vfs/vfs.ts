@@ -64,6 +64,11 @@ export interface ReadableFile {
    * Synchronous (see the file comment).
    */
   readAt(offset: number, length: number): Buffer
+  /**
+   * Optional: fills all of `target` with the bytes at `offset`, as readAt but into the caller's
+   * memory (the block cache reads a miss into a recycled buffer). Same errors, never short.
+   */
+  readInto?(offset: number, target: Uint8Array): void
   /** Idempotent. */
   close(): Promise<void>
 }

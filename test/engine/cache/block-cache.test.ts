@@ -167,3 +167,53 @@ t.test('randomized against a model: budget, counters and both indexes stay in st
   t.equal(s.misses, misses)
   t.ok(s.evictions > 0, 'the run evicted')
 })
+
+t.test('slots and spares: a spare is only ever the buffer of an evicted, never-escaped block', async (t) => {
+  const rng = seededRandom(t.comment.bind(t))
+  const per = 100 + O
+  const cache = new BlockCache(10 * per)
+  const slots: (ReturnType<BlockCache['lookup']>)[] = new Array(40).fill(undefined)
+  /** Buffers of blocks that escaped (handed to an iterator or a keyed get): never a spare. */
+  const escaped = new Set<ArrayBuffer>()
+  /** Buffers taken as spares and not yet given a block: the test owns them. */
+  let taken = 0
+  for (let step = 0; step < 20_000; step++) {
+    const slot = rng.int(slots.length)
+    const op = rng.int(100)
+    if (op < 50) {
+      const hit = cache.lookup(slots, slot)
+      if (hit !== undefined) {
+        t.equal(hit, slots[slot], 'a hit is the entry in the slot')
+        if (rng.bool(0.1)) {
+          hit.escaped = true
+          escaped.add(hit.block.data.buffer as ArrayBuffer)
+        }
+        continue
+      }
+      const spare = cache.takeSpare(100, 100)
+      let b: Block
+      if (spare !== undefined) {
+        taken++
+        const cached = new Set<ArrayBufferLike>()
+        for (const e of slots) if (e !== undefined) cached.add(e.block.data.buffer)
+        if (cached.has(spare) || escaped.has(spare)) {
+          t.fail(`step ${step}: a spare aliases a cached or escaped block`)
+          break
+        }
+        const data = Buffer.from(spare, 0, 100).fill(0)
+        data.writeUInt32LE(0, 92)
+        data.writeUInt32LE(1, 96)
+        b = Block.parse(data, 'test.sst', 0)
+      } else {
+        b = block(100)
+      }
+      cache.set(1, slot * 4096, b, slots, slot, true)
+      t.equal(slots[slot]?.block, b, 'set fills the slot')
+    } else if (op < 52) {
+      cache.evictFile(1)
+      t.ok(slots.every((e) => e === undefined), 'evictFile clears the slots')
+    }
+  }
+  t.ok(taken > 1000, `spares were reused (${taken})`)
+  t.ok(cache.stats().usedBytes <= 10 * per)
+})

@@ -5,7 +5,7 @@
  * boundary and maximal seqnos, with and without a block cache (miss then hit). Also the
  * internal-key ordering helper at its edges.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { encodeInternalKey, KeyKind, MAX_SEQNO } from '../../../src/engine/base/internal-key.js'
 import { BlockCache } from '../../../src/engine/cache/block-cache.js'
 import { Order, orderAgainst, PointEntry } from '../../../src/engine/sstable/point-lookup.js'
@@ -15,8 +15,8 @@ import { compareEntries, type ModelEntry, openTable, writeTable } from '../../he
 
 const KINDS = [KeyKind.Put, KeyKind.Put, KeyKind.Delete, KeyKind.Merge, KeyKind.BlobIndex]
 
-function randomModel(rng: SeededRandom, n: number): ModelEntry[] {
-  const userKeys = Array.from({ length: Math.ceil(n / 3) }, () => rng.keyBytes(1, 20, 5))
+function randomModel(rng: SeededRandom, n: number, newKey = () => rng.keyBytes(1, 20, 5)): ModelEntry[] {
+  const userKeys = Array.from({ length: Math.ceil(n / 3) }, newKey)
   const seen = new Set<string>()
   const out: ModelEntry[] = []
   while (out.length < n) {
@@ -56,12 +56,44 @@ const SHAPES = [
   { compression: 'none', blockBytes: 4096, restartInterval: 16 },
 ] as const
 
+/** Every key starts with this: the index search narrows by the bytes after it (SparseIndex). */
+const SHARED_PREFIX = Buffer.from('tenant-0042/')
+
 for (const shape of SHAPES) {
   t.test(`findPoint agrees with the model (${JSON.stringify(shape)})`, async (t) => {
     const rng = seededRandom(t.comment.bind(t))
-    const model = randomModel(rng, 3000)
+    await checkAgainstModel(t, rng, shape, randomModel(rng, 3000), [])
+  })
+  t.test(`findPoint agrees with the model, keys with a shared prefix (${JSON.stringify(shape)})`, async (t) => {
+    const rng = seededRandom(t.comment.bind(t))
+    // Short tails (0 to 9 bytes of 3 letters): many keys are prefixes of others and many share
+    // more than the index's packed bytes; probes cut, end inside or leave the shared prefix.
+    // Tails of 0x00/0x01 bytes make a key's successor share bytes of its trailer (small seqnos
+    // start with zero bytes): the in-place scan must then rebuild keys.
+    const zeroTail = () => Buffer.from(Array.from({ length: rng.range(0, 6) }, () => (rng.bool(0.7) ? 0 : 1)))
+    const model = randomModel(rng, 3000,
+      () => Buffer.concat([SHARED_PREFIX, rng.bool(0.5) ? rng.keyBytes(0, 9, 3) : zeroTail()]))
+    const extra: Buffer[] = []
+    for (let n = 0; n <= SHARED_PREFIX.length; n++) extra.push(SHARED_PREFIX.subarray(0, n))
+    for (let i = 0; i < SHARED_PREFIX.length; i++) {
+      for (const delta of [-1, 1]) {
+        const k = Buffer.from(SHARED_PREFIX)
+        k[i] = k[i]! + delta
+        extra.push(k, Buffer.concat([k, rng.keyBytes(0, 4, 3)]))
+      }
+    }
+    for (let i = 0; i < 200; i++) extra.push(Buffer.concat([SHARED_PREFIX, rng.keyBytes(0, 12, 4)]), Buffer.concat([SHARED_PREFIX, zeroTail()]))
+    await checkAgainstModel(t, rng, shape, model, extra)
+  })
+}
+
+async function checkAgainstModel(
+  t: Test, rng: SeededRandom, shape: (typeof SHAPES)[number], model: ModelEntry[], extraKeys: Buffer[],
+): Promise<void> {
+  {
     const { vfs, path } = await writeTable(model, [], shape)
     const probes: [Buffer, number][] = []
+    for (const key of extraKeys) probes.push([key, MAX_SEQNO], [key, rng.range(0, 6_000)])
     for (let i = 0; i < 1500; i++) {
       const e = rng.pick(model)
       const seqno = rng.pick([e.seqno, e.seqno - 1, e.seqno + 1, MAX_SEQNO, 0, rng.range(0, 6_000)])
@@ -84,7 +116,7 @@ for (const shape of SHAPES) {
       if (cache) t.ok(cache.stats().hits > 0 && cache.stats().misses > 0, 'both cache paths ran')
       await reader.close()
     }
-  })
+  }
 }
 
 t.test('orderAgainst: user key, then seqno; the target sorts before its own seqno', async (t) => {
@@ -105,4 +137,24 @@ t.test('orderAgainst: user key, then seqno; the target sorts before its own seqn
   // In the middle of a larger buffer.
   const k = Buffer.concat([Buffer.from('zz'), encodeInternalKey(Buffer.from('m'), 9, KeyKind.Put), Buffer.from('zz')])
   t.equal(orderAgainst(k, 2, k.length - 2, Buffer.from('m'), 9), Order.SameKey)
+})
+
+t.test('findPoint: a key that shares bytes of its predecessor\'s trailer is found (keys rebuilt)', async (t) => {
+  // "p\0" at seqno 5 then "p" + six zeros + 0x01: the second key shares "p\0" and six zero
+  // bytes of the first one's trailer, more than the first key matches of the target.
+  const first = Buffer.from('p\0', 'latin1')
+  const second = Buffer.concat([Buffer.from('p'), Buffer.alloc(6), Buffer.from([1])])
+  const model: ModelEntry[] = [
+    { userKey: first, seqno: 5, kind: KeyKind.Put, value: Buffer.from('one') },
+    { userKey: second, seqno: 3, kind: KeyKind.Put, value: Buffer.from('two') },
+  ]
+  const { vfs, path } = await writeTable(model, [], { compression: 'none', blockBytes: 4096, restartInterval: 16 })
+  const reader = await openTable(vfs, path, 7, new BlockCache(1 << 20))
+  const out = new PointEntry()
+  for (let round = 0; round < 2; round++) {
+    t.equal(actual(reader, second, MAX_SEQNO, out), `found 3/${KeyKind.Put}=${Buffer.from('two').toString('hex')}`)
+    t.equal(actual(reader, first, MAX_SEQNO, out), `found 5/${KeyKind.Put}=${Buffer.from('one').toString('hex')}`)
+    t.equal(actual(reader, Buffer.concat([first, Buffer.alloc(1)]), MAX_SEQNO, out), 'absent')
+  }
+  await reader.close()
 })
