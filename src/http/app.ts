@@ -41,6 +41,7 @@ import { scanRoutes } from './routes/scan.js'
 import { serviceRoutes } from './routes/service.js'
 import { snapshotRoutes } from './routes/snapshots.js'
 import { treeRoutes } from './routes/trees.js'
+import { lazyChildLoggerFactory } from './request-logger.js'
 import { SnapshotRegistry } from './snapshot-registry.js'
 
 export type { ServerOptions } from './options.js'
@@ -61,7 +62,9 @@ class RequestLogAtDebug extends LogController {
       reply.log.error({ err: error, route: request.routeOptions.url, statusCode: reply.statusCode }, 'request errored')
       return
     }
-    // pino's debug() is a no-op below its level: only this small object is built.
+    // Below debug nothing is built (routeOptions is a getter that builds an object).
+    const log = reply.log as { isLevelEnabled?: (level: string) => boolean }
+    if (log.isLevelEnabled !== undefined && !log.isLevelEnabled('debug')) return
     reply.log.debug(
       { method: request.method, route: request.routeOptions.url, statusCode: reply.statusCode, ms: reply.elapsedTime },
       'request completed',
@@ -73,6 +76,8 @@ function fastifyOptions(resolved: ReturnType<typeof resolveServerOptions>): Fast
   const base: FastifyServerOptions = {
     logger: resolved.logger,
     logController: new RequestLogAtDebug(),
+    // With a logger, each request's child logger is made only when it writes (request-logger.ts).
+    ...(resolved.logger === false ? {} : { childLoggerFactory: lazyChildLoggerFactory }),
     bodyLimit: resolved.bodyLimitBytes,
     requestIdHeader: REQUEST_ID_HEADER,
     genReqId: () => randomUUID(),

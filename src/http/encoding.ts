@@ -67,6 +67,16 @@ function hexValue(code: number): number {
 
 /** The bytes of a percent-encoded path segment, or undefined when a `%` is not followed by two hex digits. */
 export function percentDecode(segment: string): Buffer | undefined {
+  // Fast path, most keys: no escapes, every character one latin1 byte: one allocation.
+  let plain = true
+  for (let i = 0; i < segment.length; i++) {
+    const c = segment.charCodeAt(i)
+    if (c === 37 || c >= 0x100) {
+      plain = false
+      break
+    }
+  }
+  if (plain) return Buffer.from(segment, 'latin1')
   const out = Buffer.allocUnsafe(segment.length * 3) // a char above U+FFFF is 2 units and 4 bytes
   let n = 0
   for (let i = 0; i < segment.length; i++) {

@@ -154,3 +154,33 @@ t.test('the plugin alone: stats read once per tree per scrape, failures skipped'
   t.equal(reads, 2, 'a later scrape reads stats() again')
   t.equal(cacheHitRatio({ cache: { hits: 0, misses: 0 } } as TreeStats), 0, 'no lookups: ratio 0')
 })
+
+t.test('route metrics: cumulative buckets, sum and count, as prom-client exports them', async (t) => {
+  const { Registry, Histogram, Counter } = await import('prom-client')
+  const { RouteMetrics } = await import('../../src/http/plugins/route-metrics.js')
+  const bounds = [0.001, 0.01, 0.1]
+  const ours = new Registry()
+  const route = new RouteMetrics(bounds)
+  route.register(ours, { counter: { name: 'req_total', help: 'h' }, histogram: { name: 'dur_seconds', help: 'h' } })
+  const theirs = new Registry()
+  const counter = new Counter({ name: 'req_total', help: 'h', labelNames: ['method', 'route', 'status'], registers: [theirs] })
+  const histogram = new Histogram({ name: 'dur_seconds', help: 'h', labelNames: ['method', 'route'], buckets: bounds, registers: [theirs] })
+  const observations: [string, string, number, number][] = [
+    ['GET', '/a', 200, 0.0005], ['GET', '/a', 200, 0.001], ['GET', '/a', 404, 0.05], ['GET', '/a', 200, 3],
+    ['PUT', '/a', 200, 0.002], ['GET', 'unmatched', 404, 0.0001],
+  ]
+  for (const [method, path, status, seconds] of observations) {
+    route.observe(method, path, status, seconds)
+    counter.inc({ method, route: path, status: String(status) })
+    histogram.observe({ method, route: path }, seconds)
+  }
+  const text = await ours.metrics()
+  t.equal(text, await theirs.metrics(), 'the same text as prom-client for the same observations')
+  t.equal(sample(text, 'dur_seconds_bucket', { method: 'GET', route: '/a', le: '0.001' }), 2, 'a value on a bound counts in it')
+  t.equal(sample(text, 'dur_seconds_bucket', { method: 'GET', route: '/a', le: '0.1' }), 3)
+  t.equal(sample(text, 'dur_seconds_bucket', { method: 'GET', route: '/a', le: '+Inf' }), 4)
+  t.equal(sample(text, 'req_total', { method: 'GET', route: '/a', status: '404' }), 1)
+  ours.resetMetrics()
+  t.notMatch(await ours.metrics(), 'route="/a"', 'reset empties the series')
+  t.throws(() => new RouteMetrics([0.1, 0.1]), TypeError)
+})

@@ -10,7 +10,7 @@
  *   key read and scan carries `X-Seqno` (the follower's applied seqno when the read began; the
  *   key route sets the exact one itself).
  */
-import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 
 import { httpError } from '../errors.js'
 
@@ -53,7 +53,7 @@ async function followerPluginImpl(app: FastifyInstance, options: FollowerPluginO
       throw httpError('READ_ONLY_FOLLOWER', 'this server is a read-only follower; send writes to its leader (Location)', { location: `${leader}${request.originalUrl}` })
     })
   }
-  app.addHook('preHandler', async (request, reply) => {
+  const minSeqno = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     if (!isKeyReadOrScan(request)) return
     const header = request.headers['x-min-seqno']
     const tree = app.catalog.get((request.params as { tree: string }).tree)
@@ -68,6 +68,14 @@ async function followerPluginImpl(app: FastifyInstance, options: FollowerPluginO
     const caughtUp = await tree.waitForSeqno(min, MIN_SEQNO_WAIT_MS, ac.signal)
     reply.header('x-seqno', String(tree.seqno))
     if (!caughtUp) throw httpError('FOLLOWER_BEHIND', `the follower has applied seqno ${tree.seqno}, not yet ${min}; retry or read from the leader`, { 'x-seqno': String(tree.seqno) })
+  }
+  // A callback hook: on a leader, a request without X-Min-Seqno (nearly all) costs no promise.
+  app.addHook('preHandler', (request, reply, done) => {
+    if (leader === undefined && request.headers['x-min-seqno'] === undefined) {
+      done()
+      return
+    }
+    minSeqno(request, reply).then(() => done(), done)
   })
 }
 

@@ -17,8 +17,9 @@
  *   reads each tree's stats() once (memoised for the current turn of the event loop).
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 import type { TreeStats } from '../../engine/index.js'
+import { RouteMetrics } from './route-metrics.js'
 
 /** Latency buckets in seconds: 0.5 ms (a memtable hit) to 10 s (a body at the limit on a slow link). */
 export const REQUEST_SECONDS_BUCKETS: readonly number[] = [
@@ -152,13 +153,11 @@ interface MetricsParts {
 function createMetrics(options: MetricsPluginOptions): MetricsParts {
   const registry = new Registry()
   if (options.processMetrics !== false) collectDefaultMetrics({ register: registry })
-  const requests = new Counter({
-    name: 'http_requests_total', help: 'HTTP requests answered, by method, route pattern and status',
-    labelNames: ['method', 'route', 'status'], registers: [registry],
-  })
-  const durations = new Histogram({
-    name: 'http_request_duration_seconds', help: 'Time from request received to response sent',
-    labelNames: ['method', 'route'], buckets: [...REQUEST_SECONDS_BUCKETS], registers: [registry],
+  // Counted in plain arrays, not prom-client's Counter/Histogram: see route-metrics.ts.
+  const routeMetrics = new RouteMetrics(REQUEST_SECONDS_BUCKETS)
+  routeMetrics.register(registry, {
+    counter: { name: 'http_requests_total', help: 'HTTP requests answered, by method, route pattern and status' },
+    histogram: { name: 'http_request_duration_seconds', help: 'Time from request received to response sent' },
   })
   const reads = new Counter({ name: 'strata_tree_reads_total', help: 'Read requests served, by tree', labelNames: ['tree'], registers: [registry] })
   const writes = new Counter({ name: 'strata_tree_writes_total', help: 'Write requests applied, by tree', labelNames: ['tree'], registers: [registry] })
@@ -190,29 +189,8 @@ function createMetrics(options: MetricsPluginOptions): MetricsParts {
     setTreeSource(next) { source = next },
     routes: () => routes,
   }
-  // Label children cached per (method, route[, status]): prom-client hashes a label object on
-  // every inc/observe, which cost ~3% of a GET's CPU in the HTTP profile (docs/benchmarks-http.md).
-  // The key sets are bounded: routes are patterns, methods and statuses few.
-  const requestChildren = new Map<string, ReturnType<typeof requests.labels>>()
-  const durationChildren = new Map<string, ReturnType<typeof durations.labels>>()
   const onResponse = (request: FastifyRequest, reply: FastifyReply): void => {
-    const route = routeLabel(request)
-    const method = request.method
-    const status = reply.statusCode
-    const routeKey = `${method} ${route}`
-    const requestKey = `${routeKey} ${status}`
-    let counter = requestChildren.get(requestKey)
-    if (counter === undefined) {
-      counter = requests.labels(method, route, String(status))
-      requestChildren.set(requestKey, counter)
-    }
-    counter.inc()
-    let histogram = durationChildren.get(routeKey)
-    if (histogram === undefined) {
-      histogram = durations.labels(method, route)
-      durationChildren.set(routeKey, histogram)
-    }
-    histogram.observe(reply.elapsedTime / 1000)
+    routeMetrics.observe(request.method, routeLabel(request), reply.statusCode, reply.elapsedTime / 1000)
   }
   const onRoute = (route: RouteOptions): void => {
     const role = (route.config as { role?: unknown } | undefined)?.role

@@ -57,16 +57,17 @@ export const keyRoutes: FastifyPluginAsync = async (app: FastifyInstance) => {
   app.get<{ Params: KeyParams; Querystring: { seqno?: string } }>(
     '/v1/trees/:tree/keys/:key',
     { schema: getKeySchema, config: { role: 'read' } },
-    async (request, reply) => {
+    // Synchronous (the engine's get is): the answer is written in this turn, no promise to
+    // settle first. A throw here reaches the error handler like an async rejection.
+    (request, reply) => {
       const { name, tree, key } = target(app, request)
       const asOf = parseUnsigned(request.query.seqno, 'seqno')
       // get() is synchronous: tree.seqno read just before it is the snapshot it reads at.
       const readAt = asOf ?? tree.seqno
-      const value = tree.get(key, asOf === undefined ? {} : { seqno: asOf })
+      const value = tree.get(key, asOf === undefined ? undefined : { seqno: asOf })
       app.metrics.treeReads(name)
       if (value === undefined) throw httpError('KEY_NOT_FOUND', 'the key has no value at this seqno', { 'x-seqno': String(readAt) })
-      reply.header('x-seqno', String(readAt)).type('application/octet-stream')
-      return value
+      reply.header('x-seqno', String(readAt)).type('application/octet-stream').send(value)
     },
   )
 
