@@ -23,7 +23,8 @@
  * server's CPU per request (utime + stime of its process from /proc, Linux only: the load
  * generator shares the CPUs, so req/s alone mixes the two) and, for the PUT run, the PUTs
  * acknowledged per WAL fsync (tree.stats().commits through /metrics): what group commit
- * achieves whatever the disk's speed.
+ * achieves whatever the disk's speed; and the server's event-loop delay (p99, max) over each
+ * run, which tells what blocked the loop apart from the CPUs the load generator takes.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
@@ -73,6 +74,9 @@ export interface BenchRow {
   completed: number
   /** CPU seconds (user + system) the server process spent in the measured window; NaN off Linux. */
   serverCpuSeconds: number
+  /** The server's event-loop delay over the measured run (prom-client's monitor, 10 ms resolution); NaN for the ceiling. */
+  loopDelayP99Ms: number
+  loopDelayMaxMs: number
 }
 
 interface Config { durationSeconds: number; connections: number; dir: string; logLevel: string; markdown: boolean; cli: string; runs: ReadonlySet<RunName> }
@@ -190,15 +194,26 @@ export function processCpuSeconds(pid: number | undefined): number {
   }
 }
 
-/** Runs the warm-up, then the measured run; `counter` (if given) is read around the measured run. */
-async function measure(name: string, server: ChildProcess, options: AutocannonOptions, counter?: () => Promise<number>): Promise<BenchRow & { counterDelta: number }> {
+interface Measured extends BenchRow {
+  /** strata_wal_syncs_total of the bench tree over the measured run (NaN for the ceiling). */
+  walSyncs: number
+}
+
+/**
+ * Runs the warm-up, then the measured run. For the Strata server (`metricsUrl` given) /metrics
+ * is scraped just before and just after the measured run: the WAL fsyncs are the difference,
+ * and the event-loop delay figures (prom-client resets its delay histogram at each scrape) are
+ * those of the run alone.
+ */
+async function measure(name: string, server: ChildProcess, options: AutocannonOptions, metricsUrl?: string): Promise<Measured> {
   await autocannon({ ...options, duration: WARMUP_SECONDS })
-  const counterBefore = counter === undefined ? 0 : await counter()
+  const before = metricsUrl === undefined ? undefined : await scrape(metricsUrl)
   const cpuBefore = processCpuSeconds(server.pid)
   const result = await autocannon(options)
   const serverCpuSeconds = processCpuSeconds(server.pid) - cpuBefore
-  const counterDelta = counter === undefined ? Number.NaN : await counter() - counterBefore
+  const after = metricsUrl === undefined ? undefined : await scrape(metricsUrl)
   const completed = result.totalCompletedRequests ?? result.requests.total
+  const syncs = (text: string | undefined): number => (text === undefined ? Number.NaN : metricValue(text, 'strata_wal_syncs_total', `{tree="${TREE}"}`))
   return {
     name,
     requestsPerSecond: completed / result.duration,
@@ -208,14 +223,20 @@ async function measure(name: string, server: ChildProcess, options: AutocannonOp
     non2xx: result.non2xx,
     completed,
     serverCpuSeconds,
-    counterDelta,
+    loopDelayP99Ms: after === undefined ? Number.NaN : metricValue(after, 'nodejs_eventloop_lag_p99_seconds', '') * 1000,
+    loopDelayMaxMs: after === undefined ? Number.NaN : metricValue(after, 'nodejs_eventloop_lag_max_seconds', '') * 1000,
+    walSyncs: syncs(after) - syncs(before),
   }
 }
 
-/** The value of `name{tree="bench"}` in the server's /metrics (0 when absent). */
-async function treeMetric(url: string, name: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text()
-  const match = new RegExp(`^${name}\\{tree="${TREE}"\\} (\\S+)$`, 'm').exec(text)
+async function scrape(url: string): Promise<string> {
+  return (await fetch(`${url}/metrics`)).text()
+}
+
+/** The sample `name` + `labels` (`{tree="bench"}` or '') in Prometheus text; 0 when absent. */
+function metricValue(text: string, name: string, labels: string): number {
+  const escaped = `${name}${labels}`.replace(/[{}"]/g, (c) => `\\${c}`)
+  const match = new RegExp(`^${escaped} (\\S+)$`, 'm').exec(text)
   return match === null ? 0 : Number(match[1])
 }
 
@@ -245,13 +266,13 @@ function formatTable(rows: BenchRow[], extras: Extras, config: Config): string[]
   const ceiling = rows.find((r) => r.name === 'ceiling GET (Map)')
   const put = rows.find((r) => r.name === 'PUT 100 B, sync always')
   const lines = [
-    `| run | req/s | p50 ms | p99 ms | errors | non-2xx | vs ceiling | server CPU us/req | req/s per server CPU |`,
-    `|---|---:|---:|---:|---:|---:|---:|---:|---:|`,
+    `| run | req/s | p50 ms | p99 ms | errors | non-2xx | vs ceiling | server CPU us/req | req/s per server CPU | loop delay p99/max ms |`,
+    `|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|`,
   ]
   for (const r of rows) {
     const ratio = ceiling === undefined || r === ceiling || !r.name.startsWith('GET') ? '' : `${(r.requestsPerSecond / ceiling.requestsPerSecond).toFixed(2)}x`
     const cpuPerRequest = r.serverCpuSeconds / r.completed
-    lines.push(`| ${r.name} | ${Math.round(r.requestsPerSecond)} | ${r.p50Ms} | ${r.p99Ms} | ${r.errors} | ${r.non2xx} | ${ratio} | ${figure(cpuPerRequest * 1e6)} | ${figure(1 / cpuPerRequest)} |`)
+    lines.push(`| ${r.name} | ${Math.round(r.requestsPerSecond)} | ${r.p50Ms} | ${r.p99Ms} | ${r.errors} | ${r.non2xx} | ${ratio} | ${figure(cpuPerRequest * 1e6)} | ${figure(1 / cpuPerRequest)} | ${figure(r.loopDelayP99Ms, 1)} / ${figure(r.loopDelayMaxMs, 1)} |`)
   }
   lines.push('')
   lines.push(`disk alone: ${Math.round(extras.fsyncsPerSecond)} fsyncs/s (${VALUE_BYTES}-byte append + fsync, one file, ${FSYNC_PROBE_SECONDS} s)`)
@@ -283,7 +304,7 @@ export async function runBench(config: Config): Promise<string[]> {
       rows.push(await measure('ceiling GET (Map)', ceiling.child, { ...base, url: `${ceiling.url}/v1/trees/${TREE}/keys/hot` }))
       await stop(ceiling.child) // idle from here on, but no process should share the CPUs
     }
-    if (config.runs.has('get')) rows.push(await measure('GET 100 B', strata.child, { ...base, url: `${strata.url}/v1/trees/${TREE}/keys/hot` }))
+    if (config.runs.has('get')) rows.push(await measure('GET 100 B', strata.child, { ...base, url: `${strata.url}/v1/trees/${TREE}/keys/hot` }, strata.url))
     let walSyncs = Number.NaN
     if (config.runs.has('put')) {
       let next = 0
@@ -293,16 +314,16 @@ export async function runBench(config: Config): Promise<string[]> {
           method: 'PUT', body: Buffer.alloc(VALUE_BYTES, 0x70), headers: { 'content-type': 'application/octet-stream' },
           setupRequest: (request) => ({ ...request, path: `/v1/trees/${TREE}/keys/put-${String(next++).padStart(9, '0')}` }),
         }],
-      }, () => treeMetric(strata.url, 'strata_wal_syncs_total'))
-      walSyncs = row.counterDelta
+      }, strata.url)
+      walSyncs = row.walSyncs
       rows.push(row)
     }
-    if (config.runs.has('scan')) rows.push(await measure(`scan ${SCAN_ITEMS} items`, strata.child, { ...base, url: `${strata.url}/v1/trees/${TREE}/scan?prefix=scan-&limit=${SCAN_ITEMS}` }))
+    if (config.runs.has('scan')) rows.push(await measure(`scan ${SCAN_ITEMS} items`, strata.child, { ...base, url: `${strata.url}/v1/trees/${TREE}/scan?prefix=scan-&limit=${SCAN_ITEMS}` }, strata.url))
     let compactions = 0
     if (config.runs.has('compact')) {
       let stopped = false
       const churn = compactLoop(strata.url, () => stopped)
-      rows.push(await measure('GET 100 B during compaction', strata.child, { ...base, url: `${strata.url}/v1/trees/${TREE}/keys/hot` }))
+      rows.push(await measure('GET 100 B during compaction', strata.child, { ...base, url: `${strata.url}/v1/trees/${TREE}/keys/hot` }, strata.url))
       stopped = true
       compactions = await churn
     }
