@@ -16,7 +16,7 @@
  * - Answers under `utf8` refuse bytes that are not valid UTF-8 (INVALID_ENCODING) instead of
  *   mangling them: binary data needs `base64`.
  */
-import { isUtf8 } from 'node:buffer'
+import { isAscii, isUtf8 } from 'node:buffer'
 
 import { KEY_BYTES_MAX } from '../engine/index.js'
 import { httpError } from './errors.js'
@@ -26,8 +26,13 @@ export type Encoding = (typeof ENCODINGS)[number]
 
 /** Strict base64 (RFC 4648 section 4, padded). */
 const BASE64_PATTERN = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
-/** A lone surrogate: in a `u` regex a valid pair is one code point, so only lone halves match. */
-const LONE_SURROGATE = /\p{Cs}/u
+/**
+ * False when `text` holds a lone surrogate (not UTF-8 encodable). String.prototype.isWellFormed
+ * (Node 20) is native and ~7x faster than a /\p{Cs}/u test; ES2023's lib does not declare it.
+ */
+function isWellFormed(text: string): boolean {
+  return (text as unknown as { isWellFormed(): boolean }).isWellFormed()
+}
 /** The key routes: /v1/trees/{tree}/keys/{key}[/merge][?query]. Groups: prefix, key, rest. */
 const KEY_ROUTE_URL = /^(\/v1\/trees\/[^/?#]*\/keys\/)([^/?#]*)((?:\/merge)?(?:[?#][\s\S]*)?)$/
 /** What the key segment is rewritten to before routing (non-empty so the route matches). */
@@ -39,7 +44,7 @@ export function decodeText(value: string, encoding: Encoding, field: string): Bu
     if (!BASE64_PATTERN.test(value)) throw httpError('INVALID_ENCODING', `${field} is not valid base64`)
     return Buffer.from(value, 'base64')
   }
-  if (LONE_SURROGATE.test(value)) throw httpError('INVALID_ENCODING', `${field} holds a lone surrogate, which is not UTF-8 text`)
+  if (!isWellFormed(value)) throw httpError('INVALID_ENCODING', `${field} holds a lone surrogate, which is not UTF-8 text`)
   return Buffer.from(value, 'utf8')
 }
 
@@ -47,6 +52,8 @@ export function decodeText(value: string, encoding: Encoding, field: string): Bu
 export function encodeBytes(bytes: Uint8Array, encoding: Encoding, what: string): string {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   if (encoding === 'base64') return buf.toString('base64')
+  // ASCII (most keys and many values) is its own UTF-8, and the one-byte decode is cheaper.
+  if (isAscii(buf)) return buf.toString('latin1')
   if (!isUtf8(buf)) throw httpError('INVALID_ENCODING', `a ${what} is not valid UTF-8; ask with encoding=base64`)
   return buf.toString('utf8')
 }
