@@ -53,11 +53,19 @@ export const PointStatus = {
 } as const
 export type PointStatus = (typeof PointStatus)[keyof typeof PointStatus]
 
-/** A block whose backing store is this much larger than the block is copied before caching. */
-const CACHE_SLACK_BYTES_MAX = 64
-/** A recycled buffer fits a miss if it holds the block and its trailer with at most this much
- *  to spare (so the cached block passes the slack check above without a copy). */
-const SPARE_SLACK_BYTES_MAX = CACHE_SLACK_BYTES_MAX - BLOCK_TRAILER_BYTES
+/**
+ * A miss reads into a buffer of its own whose size is rounded up to this many bytes, so that
+ * blocks of nearly equal sizes (a 4 KiB target gives 4,101 to 4,231 bytes with the trailer)
+ * leave buffers of one size that any of them can be read into when recycled.
+ */
+const READ_GRANULE_BYTES = 128
+/** A block whose backing store is this much larger than the block is copied before caching
+ *  (a view into a pooled slab); the rounded read buffers stay below it. */
+const CACHE_SLACK_BYTES_MAX = READ_GRANULE_BYTES + BLOCK_TRAILER_BYTES
+
+function roundedReadBytes(physicalBytes: number): number {
+  return Math.ceil(physicalBytes / READ_GRANULE_BYTES) * READ_GRANULE_BYTES
+}
 
 export class TableReader implements TableBlockSource {
   private closed = false
@@ -201,8 +209,11 @@ export class TableReader implements TableBlockSource {
     if (cache !== undefined && file.readInto !== undefined) {
       // Into a spare, else into a buffer of its own (never a pooled slab), so that the cached
       // block needs no copy and its buffer can be recycled in turn.
-      spare = cache.takeSpare(physicalBytes, physicalBytes + SPARE_SLACK_BYTES_MAX)
-      physical = spare !== undefined ? Buffer.from(spare, 0, physicalBytes) : Buffer.allocUnsafeSlow(physicalBytes)
+      const rounded = roundedReadBytes(physicalBytes)
+      spare = cache.takeSpare(physicalBytes, rounded)
+      physical = spare !== undefined
+        ? Buffer.from(spare, 0, physicalBytes)
+        : Buffer.from(Buffer.allocUnsafeSlow(rounded).buffer, 0, physicalBytes)
       file.readInto(offset, physical)
     } else {
       physical = file.readAt(offset, physicalBytes)
