@@ -16,10 +16,8 @@ import { KEY_BYTES_MAX, KeyKind } from './base/internal-key.js'
 import { compareBytes, toBuffer } from './base/bytes.js'
 import { StrataError, ErrorCode, invalidArgument } from './errors.js'
 import type { MergeOperator } from './merge/merge-operator.js'
-import { assert } from './base/assert.js'
-import { putVarint, varintLength } from './base/coding.js'
 import { BATCH_OPS_MAX, VALUE_BYTES_MAX } from './options.js'
-import { BATCH_HEADER_BYTES, preEncodeBatch, type BatchOp } from './wal/batch-record.js'
+import type { BatchOp } from './wal/batch-record.js'
 
 export type KeyInput = Uint8Array | string
 
@@ -44,29 +42,7 @@ export function checkValue(value: KeyInput, what = 'value'): Buffer {
   return buf
 }
 
-/** As checkKey without the copy: a view of the caller's bytes (copy before the call returns). */
-function keyView(key: KeyInput, what = 'key'): Buffer {
-  if (typeof key === 'string') return checkKey(key, what)
-  if (!(key instanceof Uint8Array)) throw invalidArgument(`${what} must be a Uint8Array or a string`)
-  const buf = toBuffer(key)
-  if (buf.length < 1 || buf.length > KEY_BYTES_MAX) {
-    throw invalidArgument(`${what} must be 1 to ${KEY_BYTES_MAX} bytes, got ${buf.length}`)
-  }
-  return buf
-}
-
-/** As checkValue without the copy. */
-function valueView(value: KeyInput, what = 'value'): Buffer {
-  if (typeof value === 'string') return checkValue(value, what)
-  if (!(value instanceof Uint8Array)) throw invalidArgument(`${what} must be a Uint8Array or a string`)
-  const buf = toBuffer(value)
-  if (buf.length > VALUE_BYTES_MAX) throw invalidArgument(`${what} is over ${VALUE_BYTES_MAX} bytes`)
-  return buf
-}
-
 const EMPTY = Buffer.alloc(0)
-/** First size of a batch's record buffer; it doubles as ops are added. */
-const RECORD_BYTES_INITIAL = 512
 
 interface PointOp {
   kind: KeyKind
@@ -79,19 +55,11 @@ interface PointOp {
  *
  * While every point key comes after the previous one (a sorted batch, the common bulk load)
  * the keys are distinct and nothing can coalesce: ops go to a plain array, with no Map entry
- * and no string per key, and each key and value is copied once, straight into the batch's WAL
- * record (`record`, the layout of wal/batch-record.ts, its seqno left for the commit); the ops
- * are views into it, and encodeBatchRecord reuses it (preEncodeBatch). The first key out of
- * order (or a deleteRange) moves the ops to the Map, and the record is encoded at commit.
+ * and no string per key. The first key out of order (or a deleteRange) moves them to the Map.
  */
 export class BatchBuilder {
   /** Point ops in order of strictly increasing keys; undefined once `points` took over. */
   private ordered: PointOp[] | undefined = []
-  /** The WAL record of `ordered` (bytes [0, recordBytes)); undefined once `points` took over. */
-  private record: Buffer | undefined = undefined
-  private recordBytes = BATCH_HEADER_BYTES
-  /** ops() handed `record` to a commit: later ops must go to a copy. */
-  private recordHandedOut = false
   private readonly points = new Map<string, PointOp>()
   private ranges: { start: Buffer; end: Buffer }[] = []
   private opCount = 0
@@ -119,41 +87,6 @@ export class BatchBuilder {
     if (this.ordered === undefined) return
     for (const op of this.ordered) this.points.set(op.key.toString('latin1'), op)
     this.ordered = undefined
-    this.record = undefined
-  }
-
-  /**
-   * Appends an op that follows every key so far to the ordered ops and to the record, copying
-   * `key` and `value` (views of the caller's bytes) into the record once.
-   */
-  private appendOrdered(kind: KeyKind, key: Buffer, value: Buffer): void {
-    const hasValue = kind !== KeyKind.Delete
-    const bytes = 1 + varintLength(key.length) + key.length + (hasValue ? varintLength(value.length) + value.length : 0)
-    let record = this.record
-    const need = this.recordBytes + bytes
-    if (record === undefined || need > record.length || this.recordHandedOut) {
-      this.recordHandedOut = false // ops() gave the old buffer away: never write into it again
-      const grown = Buffer.allocUnsafe(Math.max(need, 2 * (record?.length ?? RECORD_BYTES_INITIAL / 2)))
-      if (record !== undefined) record.copy(grown, 0, 0, this.recordBytes)
-      // Earlier ops keep their views into the old buffer: same bytes, never written again.
-      record = this.record = grown
-    }
-    let pos = this.recordBytes
-    record[pos++] = kind
-    pos = putVarint(record, pos, key.length)
-    record.set(key, pos)
-    const keyCopy = record.subarray(pos, pos + key.length)
-    pos += key.length
-    let valueCopy: Buffer = EMPTY
-    if (hasValue) {
-      pos = putVarint(record, pos, value.length)
-      record.set(value, pos)
-      valueCopy = record.subarray(pos, pos + value.length)
-      pos += value.length
-    }
-    assert(pos === need, 'batch op size')
-    this.recordBytes = pos
-    this.ordered!.push({ kind, key: keyCopy, value: valueCopy })
   }
 
   private setPoint(op: PointOp): void {
@@ -173,32 +106,25 @@ export class BatchBuilder {
   }
 
   put(key: KeyInput, value: KeyInput): void {
-    const k = keyView(key)
-    const v = valueView(value)
+    const k = checkKey(key)
+    const v = checkValue(value)
     this.count()
-    if (this.follows(k)) this.appendOrdered(KeyKind.Put, k, v)
-    else this.setPoint({ kind: KeyKind.Put, key: Buffer.from(k), value: Buffer.from(v) })
+    this.setPoint({ kind: KeyKind.Put, key: k, value: v })
   }
 
   delete(key: KeyInput): void {
-    const k = keyView(key)
+    const k = checkKey(key)
     this.count()
-    if (this.follows(k)) this.appendOrdered(KeyKind.Delete, k, EMPTY)
-    else this.setPoint({ kind: KeyKind.Delete, key: Buffer.from(k), value: EMPTY })
+    this.setPoint({ kind: KeyKind.Delete, key: k, value: EMPTY })
   }
 
   merge(key: KeyInput, operand: KeyInput): void {
     const op = this.mergeOperator
     if (!op) throw new StrataError(ErrorCode.NO_MERGE_OPERATOR, 'the tree has no merge operator')
-    const view = keyView(key)
+    const k = checkKey(key)
     const v = checkValue(operand, 'operand')
     op.validateOperand(v)
     this.count()
-    if (this.follows(view)) {
-      this.appendOrdered(KeyKind.Merge, view, v)
-      return
-    }
-    const k = Buffer.from(view)
     const prev = this.pointOf(k)
     if (prev === undefined) {
       this.setPoint({ kind: KeyKind.Merge, key: k, value: v })
@@ -230,18 +156,8 @@ export class BatchBuilder {
 
   /** The coalesced ops: range deletes first, then point ops (order within a seqno is irrelevant). */
   ops(): BatchOp[] {
-    const ordered = this.ordered
-    if (ordered !== undefined && this.ranges.length === 0) {
-      const record = this.record
-      if (record !== undefined) {
-        record.writeUInt32LE(ordered.length, 8)
-        preEncodeBatch(ordered, record.subarray(0, this.recordBytes))
-      }
-      this.recordHandedOut = true
-      return ordered.slice()
-    }
     const out: BatchOp[] = this.ranges.map((r) => ({ kind: KeyKind.RangeDelete, key: r.start, value: r.end }))
-    for (const op of ordered ?? this.points.values()) out.push(op)
+    for (const op of this.ordered ?? this.points.values()) out.push(op)
     return out
   }
 }

@@ -90,36 +90,15 @@ export function batchRecordBytes(ops: readonly BatchOp[]): number {
   return size
 }
 
-/** Records already encoded by the batch builder (write-batch.ts), seqno not yet written. */
-const preEncoded = new WeakMap<readonly BatchOp[], Buffer>()
-
-/**
- * Registers `record` as the exact encoding of `ops` (the layout above, any seqno), so that
- * encodeBatchRecord(seqno, ops) writes the seqno into it instead of encoding again: the batch
- * builder copies each key and value once, into the record, and `ops` are views into it.
- * Requires: neither `ops` nor `record` changes afterwards; used by one encodeBatchRecord call.
- */
-export function preEncodeBatch(ops: readonly BatchOp[], record: Buffer): void {
-  preEncoded.set(ops, record)
-}
-
 /**
  * Encodes a batch. Requires: seqno a safe non-negative integer, at most BATCH_OPS_MAX ops, each
- * op well formed (see the layout), encoded size <= RECORD_BYTES_MAX. Keys and values are copied,
- * unless `ops` was pre-encoded (preEncodeBatch): then that record is returned with the seqno.
+ * op well formed (see the layout), encoded size <= RECORD_BYTES_MAX. Keys and values are copied.
  */
 export function encodeBatchRecord(seqno: number, ops: readonly BatchOp[]): Buffer {
   assert(Number.isSafeInteger(seqno) && seqno >= 0, 'seqno out of range')
   for (const op of ops) assertOp(op)
   const size = batchRecordBytes(ops)
   assert(size <= RECORD_BYTES_MAX, 'batch record longer than RECORD_BYTES_MAX')
-  const ready = preEncoded.get(ops)
-  if (ready !== undefined) {
-    preEncoded.delete(ops)
-    assert(ready.length === size && ready.readUInt32LE(8) === ops.length, 'pre-encoded batch record differs from its ops')
-    writeFixed64(ready, 0, seqno)
-    return ready
-  }
   const out = Buffer.allocUnsafe(size)
   writeFixed64(out, 0, seqno)
   out.writeUInt32LE(ops.length, 8)

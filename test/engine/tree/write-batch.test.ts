@@ -5,7 +5,6 @@ import { KeyKind } from '../../../src/engine/base/internal-key.js'
 import { appendOperator, counterOperator } from '../../../src/engine/merge/builtins.js'
 import { BatchBuilder } from '../../../src/engine/write-batch.js'
 import { MemVfs, Tree } from '../../../src/engine/index.js'
-import { decodeBatchRecord, encodeBatchRecord } from '../../../src/engine/wal/batch-record.js'
 
 const b = (s: string) => Buffer.from(s)
 const i64 = (n: bigint) => {
@@ -170,35 +169,13 @@ t.test('sorted runs, then any op out of order, coalesce exactly as a Map of ever
   t.pass('300 random batches agree with the Map-only builder')
 })
 
-t.test('a sorted batch is encoded once, as it is built, into the same bytes as encodeBatchRecord', async (t) => {
-  const x = new BatchBuilder(appendOperator)
-  for (let i = 0; i < 300; i++) {
-    const key = b(`key${String(i).padStart(4, '0')}`)
-    if (i % 7 === 3) x.delete(key)
-    else if (i % 11 === 5) x.merge(key, b(`m${i}`))
-    else x.put(key, Buffer.alloc(i, i)) // grows the record buffer past its first sizes
-  }
-  const ops = x.ops()
-  const fresh = encodeBatchRecord(77, [...ops]) // a copy of the array: encoded from the ops
-  const reused = encodeBatchRecord(77, ops)
-  t.ok(reused.equals(fresh), 'same bytes')
-  t.same(decodeBatchRecord(reused, 'x.log', 0).ops.map((o) => o.key.toString()), ops.map((o) => o.key.toString()))
-  // Ops added after ops() handed the record out go to a copy: the first record stays as it was.
-  const before = Buffer.from(reused)
-  x.put('zzz', 'late')
-  const later = x.ops()
-  t.equal(later.length, ops.length + 1)
-  t.ok(reused.equals(before), 'the handed-out record is never written again')
-  t.ok(encodeBatchRecord(78, later).equals(encodeBatchRecord(78, [...later])))
-})
-
 t.test('the caller may reuse its buffers as soon as put() returns', async (t) => {
   const vfs = new MemVfs()
   let tree = await Tree.open('/reuse', { vfs })
   const key = b('k1')
   const value = b('value-1')
   const batch = tree.batch()
-  batch.put(key, value) // in order: copied into the batch's record
+  batch.put(key, value) // in order: the ops array path
   key.write('k2')
   value.write('value-2')
   batch.put(key, value)
