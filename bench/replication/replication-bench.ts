@@ -370,12 +370,20 @@ async function main(): Promise<void> {
     if (parts.has('get')) {
       log('leader GET latency, idle then during a bootstrap ...')
       const idle = await getLatencies(leader.url, built.keys, 400, () => true, quick ? 5 : 15)
-      follower = await start(['follow', '--leader', leader.url, '--token', TOKEN, '--data', join(root, 'f4'), '--port', '0', '--trees', 'bench', '--log-level', 'info', '--max-transfer-mbps', String(bootstrapMbps)])
-      const f4 = follower
-      await until('the bootstrap to start', () => /bootstrapping from/.test(f4.stdout()))
-      const during = await getLatencies(leader.url, built.keys, 400, () => /bootstrap complete/.test(f4.stdout()), 0)
       rows.push({ what: 'leader GET p99, idle', value: `${percentile(idle, 99).toFixed(2)} ms`, note: `p50 ${percentile(idle, 50).toFixed(2)} ms, ${idle.length} GETs at 400/s` })
-      rows.push({ what: `leader GET p99, during a bootstrap (${bootstrapMbps} Mbit/s)`, value: `${percentile(during, 99).toFixed(2)} ms`, note: `p50 ${percentile(during, 50).toFixed(2)} ms, ${during.length} GETs; ${(percentile(during, 99) / percentile(idle, 99)).toFixed(2)}x idle (goal < 2x)` })
+      // Twice: the first bootstrap of these tables makes the leader hash them (in its hash
+      // worker, src/backup) unless the bootstrap part ran before; the second finds the hashes
+      // cached by inode and only transfers.
+      for (const [n, label] of [[4, parts.has('bootstrap') ? 'hashes cached' : 'leader hashes'], [5, 'hashes cached']] as const) {
+        follower = await start(['follow', '--leader', leader.url, '--token', TOKEN, '--data', join(root, `f${n}`), '--port', '0', '--trees', 'bench', '--log-level', 'info', '--max-transfer-mbps', String(bootstrapMbps)])
+        const f = follower
+        await until('the bootstrap to start', () => /bootstrapping from/.test(f.stdout()))
+        const during = await getLatencies(leader.url, built.keys, 400, () => /bootstrap complete/.test(f.stdout()), 0)
+        rows.push({ what: `leader GET p99, during a bootstrap (${bootstrapMbps} Mbit/s, ${label})`, value: `${percentile(during, 99).toFixed(2)} ms`, note: `p50 ${percentile(during, 50).toFixed(2)} ms, ${during.length} GETs; ${(percentile(during, 99) / percentile(idle, 99)).toFixed(2)}x idle (goal < 2x)` })
+        await stop(follower)
+        follower = undefined
+        rmSync(join(root, `f${n}`), { recursive: true, force: true })
+      }
     }
   } finally {
     await stop(follower)
