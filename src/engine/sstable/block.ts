@@ -14,8 +14,9 @@
  * - `key` and `value` are views valid until the next positioning call.
  */
 import { assert } from '../base/assert.js'
-import { MAX_SEQNO, TRAILER_BYTES, writeTrailer, type KeyKind } from '../base/internal-key.js'
+import { MAX_SEQNO, TRAILER_BYTES, type KeyKind } from '../base/internal-key.js'
 import { corruption, type StrataError } from '../errors.js'
+import { Order, orderAgainst } from './point-lookup.js'
 
 /** Kind used in seek targets: larger than every real kind, so a (key, seqno) target sorts
  *  before every entry of that key and seqno, whatever its kind. */
@@ -142,6 +143,18 @@ export class BlockIterator {
     }
   }
 
+  /** Positions at the entry of restart point `index` (every entry, in an index block). */
+  seekToRestart(index: number): void {
+    assert(index >= 0 && index < this.block.restartCount, 'restart index')
+    this.seekToRestartPoint(index)
+    this.parseNext()
+  }
+
+  /** Positions past the last entry (not valid). */
+  seekToEnd(): void {
+    this.invalidate()
+  }
+
   /**
    * Positions at the first entry >= target in internal order. The target is an encoded
    * internal key, or a user key plus a seqno (then the target sorts before every entry of
@@ -157,14 +170,34 @@ export class BlockIterator {
       this.targetTrailer.set(target.subarray(target.length - TRAILER_BYTES))
     } else {
       assert(Number.isSafeInteger(seqno) && seqno >= 0 && seqno <= MAX_SEQNO, 'seek seqno')
-      userKey = target
-      writeTrailer(this.targetTrailer, 0, seqno, SEEK_KIND)
+      // (user key, seqno): compared by JS byte loops (point-lookup.ts), no native call per key.
+      this.seekToRestartPoint(this.findRestartBeforePoint(target, seqno))
+      while (this.parseNext()) {
+        if (orderAgainst(this.keyBuffer, 0, this.keyLength, target, seqno) !== Order.Before) return
+      }
+      return
     }
     this.seekToRestartPoint(this.findRestartBefore(userKey))
     while (this.parseNext()) {
       const c = compareInternal(this.keyBuffer, 0, this.keyLength, userKey, this.targetTrailer)
       if (c >= 0) return
     }
+  }
+
+  /** findRestartBefore for a (user key, seqno) target. */
+  private findRestartBeforePoint(userKey: Uint8Array, seqno: number): number {
+    let left = 0
+    let right = this.block.restartCount - 1
+    while (left < right) {
+      const mid = (left + right + 1) >>> 1
+      const at = this.block.restartPoint(mid)
+      const keyStart = this.decodeHeader(at)
+      if (this.shared !== 0) throw this.corrupt('restart entry shares a prefix', at)
+      if (this.unshared < TRAILER_BYTES) throw this.corrupt('entry key shorter than a trailer', at)
+      if (orderAgainst(this.data, keyStart, keyStart + this.unshared, userKey, seqno) === Order.Before) left = mid
+      else right = mid - 1
+    }
+    return left
   }
 
   /** Largest restart index whose key is < target (0 if none). */

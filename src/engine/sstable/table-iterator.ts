@@ -23,7 +23,16 @@ export interface TableBlockSource {
   dataHandle(indexValue: Buffer): BlockHandle
   /** Reads (through the block cache) and parses a data block. */
   readDataBlock(handle: BlockHandle): Block
+  /**
+   * The index entry whose block is the first that can hold (userKey, seqno), -1 when none, or
+   * SEARCH_INDEX_BLOCK when index entry i is not the index block's restart point i (TableReader
+   * answers from its decoded index: a search far cheaper than the index block's own).
+   */
+  findBlock(userKey: Uint8Array, seqno: number): number
 }
+
+/** findBlock's answer when the iterator must search the index block itself. */
+export const SEARCH_INDEX_BLOCK = -2
 
 const EMPTY = Buffer.alloc(0)
 
@@ -109,7 +118,10 @@ export class TableIterator implements InternalIterator {
   }
 
   private seekGEImpl(userKey: Uint8Array, seqno: number): void {
-    this.index.seekGE(userKey, seqno)
+    const found = this.source.findBlock(userKey, seqno)
+    if (found === SEARCH_INDEX_BLOCK) this.index.seekGE(userKey, seqno)
+    else if (found < 0) this.index.seekToEnd()
+    else this.index.seekToRestart(found)
     if (this.loadBlock()) this.data!.seekGE(userKey, seqno)
     this.skipForward()
   }

@@ -40,7 +40,7 @@ import {
 } from './format.js'
 import { decodeProperties, type TableProperties } from './properties.js'
 import { decodeRangeDelBlock, type RangeDelFragment } from './range-del-block.js'
-import { type TableBlockSource, TableIterator } from './table-iterator.js'
+import { SEARCH_INDEX_BLOCK, type TableBlockSource, TableIterator } from './table-iterator.js'
 
 /** Outcome of TableReader.findPoint. */
 export const PointStatus = {
@@ -69,6 +69,8 @@ function roundedReadBytes(physicalBytes: number): number {
 
 export class TableReader implements TableBlockSource {
   private closed = false
+  /** Index entry i is the index block's restart point i (INDEX_RESTART_INTERVAL = 1). */
+  private readonly indexEntryPerRestart: boolean
   /** Cache entries of data blocks by index in the SparseIndex (maintained by the cache). */
   private readonly slots: BlockSlots
   /** The stored fragments, one RangeTombstone per (fragment, seqno), in fragment order. */
@@ -92,6 +94,7 @@ export class TableReader implements TableBlockSource {
     private readonly sparseIndex: SparseIndex,
   ) {
     this.slots = new Array<undefined>(sparseIndex.blockCount).fill(undefined)
+    this.indexEntryPerRestart = indexBlock.restartCount === sparseIndex.blockCount
     this.rangeTombstones = Object.freeze(
       rangeDelFragments.flatMap((f) => f.seqnos.map((seqno) => ({ start: f.start, end: f.end, seqno }))),
     )
@@ -133,6 +136,11 @@ export class TableReader implements TableBlockSource {
   newIterator(): InternalIterator {
     assert(!this.closed, 'table reader used after close')
     return new TableIterator(this)
+  }
+
+  /** TableBlockSource.findBlock: the decoded index, when its entries are the restart points. */
+  findBlock(userKey: Uint8Array, seqno: number): number {
+    return this.indexEntryPerRestart ? this.sparseIndex.find(userKey, seqno) : SEARCH_INDEX_BLOCK
   }
 
   newIndexIterator(): BlockIterator {
