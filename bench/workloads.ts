@@ -193,7 +193,9 @@ async function rateLimitedWriter(engine: BenchEngine, spec: RunSpec, written: Wr
   const start = now()
   let issued = 0
   while (!stopped()) {
-    const due = Math.floor((Number(now() - start) / 1e9) * WRITER_RATE) - issued
+    // the first write is due at once, so even a read phase shorter than one writer interval
+    // overlaps a write (and the read-back has something to check)
+    const due = Math.floor((Number(now() - start) / 1e9) * WRITER_RATE) + 1 - issued
     if (due <= 0) {
       await new Promise((resolve) => setTimeout(resolve, 1))
       continue
