@@ -126,7 +126,7 @@ t.test('the WAL stream: a reader that stops reading gets backpressure, then WAL_
   })
   t.equal(frames[0]!.type, FrameType.Hello)
   const value = Buffer.alloc(256 * 1024, 3)
-  const writes = 120 // 30 MiB: more than the socket buffers plus the 16 MiB subscription queue
+  const writes = 160 // 40 MiB: well past the socket buffers plus the 16 MiB subscription queue
   for (let i = 0; i < writes; i++) await putKey(app, 's', `big${i % 7}`, value)
   body.resume()
   for await (const chunk of body) frames.push(...decoder.push(chunk as Buffer))
