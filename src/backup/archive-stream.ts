@@ -14,6 +14,7 @@ import { join } from 'node:path'
 import { Readable } from 'node:stream'
 
 import { BACKUP_FORMAT_VERSION, encodeBackupManifest, type BackupFile, type BackupManifest } from './backup-manifest.js'
+import type { ChunkPool } from './chunk-pool.js'
 import { hashFile } from './file-hash.js'
 import { tarChunks, type TarSource } from './tar-writer.js'
 import { zstdCompress } from './zstd-stream.js'
@@ -61,11 +62,41 @@ export async function describeCheckpoint(dir: string, description: CheckpointDes
   return { dir, manifest, manifestBytes: encodeBackupManifest(manifest) }
 }
 
-/** The archive of `source` as a Node Readable (tar, or tar.zst with compression 'zstd'). */
-export function archiveStream(source: TarSource, compression: Compression): Readable {
-  const chunks = tarChunks(source)
-  const bytes = compression === 'zstd' ? zstdCompress(chunks) : chunks
+/**
+ * The archive of `source` as a Node Readable (tar, or tar.zst with compression 'zstd').
+ *
+ * With a `pool`, file reads use its buffers. With zstd they go back as soon as the compressor
+ * has copied them; a plain tar's chunks are the Readable's own chunks, and whoever writes them
+ * out gives each back once written (see releaseWrittenChunks); one not given back is never
+ * reused (chunk-pool.ts).
+ */
+export function archiveStream(source: TarSource, compression: Compression, pool?: ChunkPool): Readable {
+  const chunks = tarChunks(source, pool)
+  const bytes = compression === 'zstd' ? zstdCompress(chunks, undefined, pool && ((chunk) => pool.give(chunk))) : chunks
   return Readable.from(bytes, { objectMode: false, highWaterMark: STREAM_HIGH_WATER_MARK_BYTES })
+}
+
+/** What releaseWrittenChunks needs of a response: Node's write with its flushed-callback. */
+interface ChunkSink {
+  write(chunk: unknown, encoding?: unknown, callback?: unknown): boolean
+}
+
+/**
+ * Makes `sink` give every pool chunk written to it back to `pool` once the write has succeeded:
+ * an http.ServerResponse calls a write's callback "when this chunk of data is flushed" (handed
+ * to the kernel), so the bytes are no longer referenced. A failed write (a closed connection)
+ * gives nothing back: the pool just allocates a new buffer later.
+ */
+export function releaseWrittenChunks(sink: ChunkSink, pool: ChunkPool): void {
+  const write = sink.write.bind(sink)
+  sink.write = (chunk: unknown, encoding?: unknown, callback?: unknown): boolean => {
+    if (!pool.owns(chunk)) return write(chunk, encoding, callback)
+    const done = typeof encoding === 'function' ? encoding : callback
+    return write(chunk, typeof encoding === 'function' ? undefined : encoding, (error?: Error | null) => {
+      if (error == null) pool.give(chunk)
+      if (typeof done === 'function') (done as (error?: Error | null) => void)(error)
+    })
+  }
 }
 
 /** Sum of the sizes BACKUP.json lists (the files' bytes, without tar headers). */

@@ -19,6 +19,7 @@ import { join } from 'node:path'
 import tar from 'tar-stream'
 
 import { BACKUP_MANIFEST_NAME, pathProblem, type BackupManifest } from './backup-manifest.js'
+import type { ChunkPool } from './chunk-pool.js'
 
 /** Bytes per file read (and per tar data chunk): large reads are what makes the stream fast. */
 export const TAR_CHUNK_BYTES = 1024 * 1024
@@ -33,10 +34,16 @@ export interface TarSource {
   manifestBytes: Buffer
 }
 
+/**
+ * Where file reads go: a pool (chunk-pool.ts) when the consumer gives each chunk back once it
+ * is written; a fresh buffer per read otherwise.
+ */
+export type ReadBuffers = Pick<ChunkPool, 'take'> | undefined
+
 /** The archive of `source`, as tar chunks (see the file comment). */
-export async function* tarChunks(source: TarSource): AsyncGenerator<Buffer> {
+export async function* tarChunks(source: TarSource, buffers?: ReadBuffers): AsyncGenerator<Buffer> {
   const pack = tar.pack()
-  const producer = produce(pack, source)
+  const producer = produce(pack, source, buffers)
   // A producer failure destroys pack with that error: iteration below then throws it.
   producer.catch((error: unknown) => pack.destroy(error as Error))
   let finished = false
@@ -50,7 +57,7 @@ export async function* tarChunks(source: TarSource): AsyncGenerator<Buffer> {
   }
 }
 
-async function produce(pack: tar.Pack, source: TarSource): Promise<void> {
+async function produce(pack: tar.Pack, source: TarSource, buffers: ReadBuffers): Promise<void> {
   const mtime = new Date(source.manifest.createdAt)
   await writeEntry(pack, { name: BACKUP_MANIFEST_NAME, size: source.manifestBytes.length, mtime }, async (entry) => {
     await write(pack, entry, source.manifestBytes)
@@ -61,7 +68,7 @@ async function produce(pack: tar.Pack, source: TarSource): Promise<void> {
     try {
       const size = (await handle.stat()).size
       if (size !== file.size) throw new Error(`${file.path} changed size after it was hashed`)
-      await writeEntry(pack, { name: file.path, size: file.size, mtime }, (entry) => copyFile(pack, entry, handle, file.size))
+      await writeEntry(pack, { name: file.path, size: file.size, mtime }, (entry) => copyFile(pack, entry, handle, file.size, buffers))
     } finally {
       await handle.close()
     }
@@ -91,10 +98,12 @@ async function writeEntry(pack: tar.Pack, header: { name: string; size: number; 
  * being read (in the thread pool) while this one is handed to pack and the consumer, which
  * otherwise wait for each other (a profile showed the main thread idle half the time).
  */
-async function copyFile(pack: tar.Pack, entry: Sink, handle: FileHandle, size: number): Promise<void> {
+async function copyFile(pack: tar.Pack, entry: Sink, handle: FileHandle, size: number, buffers: ReadBuffers): Promise<void> {
   const readAt = async (position: number): Promise<Buffer> => {
-    // A fresh buffer per chunk: pack keeps a reference to what it was given until it is read.
-    const buffer = Buffer.allocUnsafe(Math.min(TAR_CHUNK_BYTES, size - position))
+    // A buffer of its own per chunk (pooled or fresh): pack and the consumer keep a reference
+    // to what they were given until it is written; a pooled one comes back only then.
+    const bytes = Math.min(TAR_CHUNK_BYTES, size - position)
+    const buffer = buffers !== undefined ? buffers.take(bytes) : Buffer.allocUnsafe(bytes)
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, position)
     if (bytesRead === 0) throw new Error('a file shrank while it was archived')
     return bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead)

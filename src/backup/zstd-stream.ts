@@ -23,8 +23,15 @@ export const ZSTD_WINDOW_LOG_MAX = 24
 
 const OUT_BYTES = binding.dStreamOutSize()
 
-/** `input` compressed as one zstd frame. */
-export async function* zstdCompress(input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, level = ZSTD_LEVEL): AsyncGenerator<Buffer> {
+/**
+ * `input` compressed as one zstd frame. `consumed(chunk)` is called once the compressor has
+ * copied all of an input chunk (compressStream2 copies what it consumes): the chunk is free then.
+ */
+export async function* zstdCompress(
+  input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  level = ZSTD_LEVEL,
+  consumed?: (chunk: Uint8Array) => void,
+): AsyncGenerator<Buffer> {
   const cctx = new binding.CCtx()
   cctx.setParameter(binding.CParameter.compressionLevel, level)
   cctx.setParameter(binding.CParameter.checksumFlag, 1)
@@ -34,10 +41,11 @@ export async function* zstdCompress(input: AsyncIterable<Uint8Array> | Iterable<
     let src: Uint8Array = chunk
     while (src.length > 0) {
       const dst = Buffer.allocUnsafe(outSize)
-      const [, produced, consumed] = cctx.compressStream2(dst, src, binding.EndDirective.continue)
-      src = src.subarray(consumed)
+      const [, produced, used] = cctx.compressStream2(dst, src, binding.EndDirective.continue)
+      src = src.subarray(used)
       if (produced > 0) yield dst.subarray(0, produced)
     }
+    consumed?.(chunk)
   }
   for (;;) {
     const dst = Buffer.allocUnsafe(outSize)

@@ -23,7 +23,10 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest 
 
 import {
   archiveStream,
+  ChunkPool,
   describeCheckpoint,
+  releaseWrittenChunks,
+  TAR_CHUNK_BYTES,
   TooManyCheckpointsError,
   type CheckpointLease,
   type CheckpointStore,
@@ -77,6 +80,8 @@ function optionsFileOf(app: FastifyInstance, name: string): Buffer {
 
 export const checkpointRoutes: FastifyPluginAsync = async (app: FastifyInstance) => {
   let streams = 0
+  /** File-read buffers shared by this server's archive streams (no 1 MiB allocation per read). */
+  const readBuffers = new ChunkPool(TAR_CHUNK_BYTES)
 
   /** Streams the checkpoint `lease` holds; releases the lease when the stream closes. */
   async function sendArchive(request: FastifyRequest, reply: FastifyReply, name: string, lease: CheckpointLease, compression: Compression): Promise<FastifyReply> {
@@ -94,7 +99,9 @@ export const checkpointRoutes: FastifyPluginAsync = async (app: FastifyInstance)
       throw error
     }
     reply.raw.off('close', onClose)
-    const stream = archiveStream(source, compression)
+    const stream = archiveStream(source, compression, readBuffers)
+    // A plain tar's pooled chunks go back once the socket has taken them (see chunk-pool.ts).
+    if (compression === 'none') releaseWrittenChunks(reply.raw, readBuffers)
     stream.once('close', () => {
       streams--
       lease.release().catch((error: unknown) => request.log.error({ err: error }, 'removing a checkpoint failed'))
