@@ -184,16 +184,25 @@ export class BlockIterator {
     }
   }
 
+  /**
+   * Where the key of restart point `index` starts (its length is `this.unshared`), checked: a
+   * restart entry shares nothing with the entry before it and holds a whole trailer.
+   */
+  private restartKey(index: number): number {
+    const at = this.block.restartPoint(index)
+    const keyStart = this.decodeHeader(at)
+    if (this.shared !== 0) throw this.corrupt('restart entry shares a prefix', at)
+    if (this.unshared < TRAILER_BYTES) throw this.corrupt('entry key shorter than a trailer', at)
+    return keyStart
+  }
+
   /** findRestartBefore for a (user key, seqno) target. */
   private findRestartBeforePoint(userKey: Uint8Array, seqno: number): number {
     let left = 0
     let right = this.block.restartCount - 1
     while (left < right) {
       const mid = (left + right + 1) >>> 1
-      const at = this.block.restartPoint(mid)
-      const keyStart = this.decodeHeader(at)
-      if (this.shared !== 0) throw this.corrupt('restart entry shares a prefix', at)
-      if (this.unshared < TRAILER_BYTES) throw this.corrupt('entry key shorter than a trailer', at)
+      const keyStart = this.restartKey(mid)
       if (orderAgainst(this.data, keyStart, keyStart + this.unshared, userKey, seqno) === Order.Before) left = mid
       else right = mid - 1
     }
@@ -206,10 +215,7 @@ export class BlockIterator {
     let right = this.block.restartCount - 1
     while (left < right) {
       const mid = (left + right + 1) >>> 1
-      const at = this.block.restartPoint(mid)
-      const keyStart = this.decodeHeader(at)
-      if (this.shared !== 0) throw this.corrupt('restart entry shares a prefix', at)
-      if (this.unshared < TRAILER_BYTES) throw this.corrupt('entry key shorter than a trailer', at)
+      const keyStart = this.restartKey(mid)
       const c = compareInternal(this.data, keyStart, keyStart + this.unshared, userKey, this.targetTrailer)
       if (c < 0) left = mid
       else right = mid - 1

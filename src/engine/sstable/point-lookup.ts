@@ -284,6 +284,21 @@ function restartBefore(block: Block, userKey: Uint8Array, seqno: number): number
 }
 
 /**
+ * Describes in `out` the entry just decoded: its trailer at keyBytes[trailerStart, + 8) (the
+ * block itself, or the scratch key rebuilt from it), its value at data[valueStart, +
+ * headerValueLength). Returns true (found) for the searches' `return`.
+ */
+function found(out: PointEntry, order: Order, keyBytes: Uint8Array, trailerStart: number, data: Buffer, valueStart: number): true {
+  out.sameKey = order === Order.SameKey
+  out.seqno = seqnoAt(keyBytes, trailerStart)
+  out.kind = keyBytes[trailerStart + TRAILER_BYTES - 1]!
+  out.data = data
+  out.valueStart = valueStart
+  out.valueEnd = valueStart + headerValueLength
+  return true
+}
+
+/**
  * Finds the first entry of `block` at or after (userKey, seqno) and describes it in `out`.
  * False when every entry of the block sorts before the target (the index said otherwise: the
  * caller falls back to an iterator, which moves on to the next block).
@@ -323,15 +338,7 @@ export function searchBlock(block: Block, userKey: Uint8Array, seqno: number, ou
     if (shared <= matched) {
       // The key, as if it started at keyStart - shared: only bytes from `shared` on are read.
       const order = orderFrom(data, keyStart - shared, valueStart, userKey, seqno, shared)
-      if (order !== Order.Before) {
-        out.sameKey = order === Order.SameKey
-        out.seqno = seqnoAt(data, valueStart - TRAILER_BYTES)
-        out.kind = data[valueStart - 1]!
-        out.data = data
-        out.valueStart = valueStart
-        out.valueEnd = valueStart + headerValueLength
-        return true
-      }
+      if (order !== Order.Before) return found(out, order, data, valueStart - TRAILER_BYTES, data, valueStart)
       matched = matchedBytes
       const entryUserLength = length - TRAILER_BYTES
       smaller = matched < entryUserLength && matched < userLength
@@ -368,15 +375,7 @@ function searchBlockRebuilding(block: Block, restart: number, userKey: Uint8Arra
     keyLength = length
     const valueStart = keyStart + headerUnshared
     const order = orderFrom(scratch, 0, keyLength, userKey, seqno, shared < matched ? shared : matched)
-    if (order !== Order.Before) {
-      out.sameKey = order === Order.SameKey
-      out.seqno = seqnoAt(scratch, keyLength - TRAILER_BYTES)
-      out.kind = scratch[keyLength - 1]!
-      out.data = data
-      out.valueStart = valueStart
-      out.valueEnd = valueStart + headerValueLength
-      return true
-    }
+    if (order !== Order.Before) return found(out, order, scratch, keyLength - TRAILER_BYTES, data, valueStart)
     matched = matchedBytes
     offset = valueStart + headerValueLength
   }
