@@ -79,6 +79,10 @@ t.test('randomized binary keys round trip through the path', async (t) => {
   for (let i = 0; i < 200; i++) {
     const key = randomBytesFrom(next, 1 + Math.floor(next() * 40))
     const value = randomBytesFrom(next, Math.floor(next() * 300))
+    // A path segment "." or ".." (raw or as %2E: WHATWG URL parsers, light-my-request's and
+    // undici's included, remove it as a dot-segment) cannot name a key in a URL; such keys are
+    // reached through batch and scan. Seed 76607 drew the key ".".
+    if (key.every((b) => b === 0x2e) && key.length <= 2) continue
     await putKey(app, 'rnd', key, value)
     model.set(key.toString('hex'), value)
   }
